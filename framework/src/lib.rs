@@ -21,6 +21,7 @@
 pub mod block;
 pub mod buffer;
 pub mod graph;
+pub mod harness;
 pub mod item;
 pub mod log;
 pub mod message;

@@ -79,6 +79,8 @@ pub struct Signature {
     pub blocking: bool,
     /// How tags pass through.
     pub propagation: Propagation,
+    /// The item types the type variable `T` may take (empty: any type).
+    pub generic_types: &'static [ItemType],
     last_added_output: bool,
 }
 
@@ -155,6 +157,12 @@ impl Signature {
     /// Marks the block as waiting on I/O (see [`Signature::blocking`]).
     pub fn blocking(mut self) -> Self {
         self.blocking = true;
+        self
+    }
+
+    /// Restricts the type variable `T` to `types` (checked when the flowgraph is loaded).
+    pub fn generic_types(mut self, types: &'static [ItemType]) -> Self {
+        self.generic_types = types;
         self
     }
 

@@ -101,6 +101,10 @@ impl BlockInstance {
         }
     }
 
+    pub(crate) fn set_on_error(&mut self, on_error: OnError) {
+        self.on_error = on_error;
+    }
+
     pub(crate) fn is_done(&self) -> bool {
         self.done
     }
@@ -192,8 +196,12 @@ impl BlockInstance {
                     self.metrics.touch();
                     self.maybe_reset_backoff();
                     Step::Progress
-                } else if inputs_finished {
+                } else if self.inputs.iter().any(|i| i.is_finished() && !i.ready()) {
+                    // An input has ended with less left than the block needs per call: the
+                    // block cannot make progress any more.
                     self.end(Some(true))
+                } else if inputs_finished {
+                    Step::Idle(Some(Instant::now() + Duration::from_millis(1)))
                 } else {
                     Step::Idle(None)
                 }

@@ -11,7 +11,7 @@
 //! the graph, so every block drains its inputs and every sink flushes and finalizes.
 
 mod build;
-mod instance;
+pub(crate) mod instance;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};

@@ -1,0 +1,3 @@
+//! Debugging blocks: probes that print what flows.
+
+pub mod tag_debug;

@@ -1,0 +1,100 @@
+//! `throttle`: limits the item rate to `rate` items per second (for simulations and file
+//! playback without hardware pacing).
+
+use std::time::{Duration, Instant};
+
+use flow_framework::prelude::*;
+
+/// Parameters of `throttle`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ThrottleParams {
+    /// Items per second to let through.
+    pub rate: f64,
+}
+
+/// Passes items no faster than a rate.
+pub struct Throttle<T> {
+    rate: f64,
+    start: Option<Instant>,
+    passed: u64,
+    _t: std::marker::PhantomData<T>,
+}
+
+impl<T: Item> Block for Throttle<T> {
+    fn work(&mut self, io: &mut WorkIo) -> Result<Flow, BlockError> {
+        let start = *self.start.get_or_insert_with(Instant::now);
+        let mut allowed = (start.elapsed().as_secs_f64() * self.rate) as u64;
+        if allowed <= self.passed {
+            // Sleep until at least one more item (or 10 ms worth) is due, then pass it.
+            let next = (self.passed + 1).max((self.rate * 0.01) as u64 + self.passed);
+            let due = start + Duration::from_secs_f64(next as f64 / self.rate);
+            std::thread::sleep(due.saturating_duration_since(Instant::now()));
+            allowed = (start.elapsed().as_secs_f64() * self.rate) as u64;
+        }
+        let input = io.inputs[0].slice::<T>();
+        let output = io.outputs[0].slice_mut::<T>();
+        let budget = usize::try_from(allowed - self.passed).unwrap_or(usize::MAX);
+        let n = input.len().min(output.len()).min(budget);
+        output[..n].copy_from_slice(&input[..n]);
+        io.inputs[0].consume(n);
+        io.outputs[0].produce(n);
+        self.passed += n as u64;
+        Ok(Flow::Continue)
+    }
+}
+
+/// Registration of `throttle`.
+pub struct ThrottleDef;
+
+impl BlockDef for ThrottleDef {
+    type Params = ThrottleParams;
+    const NAME: &'static str = "throttle";
+    const SUMMARY: &'static str = "Limits the item rate (for simulations and file playback).";
+    const DOC: &'static str = "Input `in` (T), output `out` (T). Lets items through at `rate` items \
+        per second on average, sleeping on its own thread. Not for live sources, which are paced \
+        by their hardware.";
+    const EXAMPLE: &'static str = "rate = 20000.0";
+
+    fn signature(_: &ThrottleParams) -> Signature {
+        Signature::new().input("in", TypeSpec::Generic).output("out", TypeSpec::Generic).blocking()
+    }
+
+    fn validate(p: &ThrottleParams) -> Vec<ParamError> {
+        if p.rate.is_finite() && p.rate > 0.0 {
+            vec![]
+        } else {
+            vec![ParamError::new("rate", format!("must be a positive number of items per second, not {}", p.rate))]
+        }
+    }
+
+    fn build(p: &ThrottleParams, ctx: &BuildContext) -> Result<Box<dyn Block>, BlockError> {
+        let rate = p.rate;
+        Ok(dispatch_item_type!(ctx.generic_type()?, T => Box::new(Throttle::<T> { rate, start: None, passed: 0, _t: Default::default() }) as Box<dyn Block>))
+    }
+}
+
+register_block!(ThrottleDef);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flow_framework::harness::Harness;
+
+    #[test]
+    fn passes_everything_no_faster_than_the_rate() {
+        let mut h = Harness::of::<ThrottleDef>(ThrottleParams { rate: 100_000.0 }, &[ItemType::U8]).unwrap();
+        let data = vec![5u8; 20_000];
+        h.push_input(0, &data);
+        let t0 = Instant::now();
+        h.run_to_end().unwrap();
+        assert_eq!(h.output::<u8>(0), data);
+        // 20 000 items at 100 000/s cannot take less than 0.2 s.
+        assert!(t0.elapsed() >= Duration::from_millis(190), "{:?}", t0.elapsed());
+    }
+
+    #[test]
+    fn rejects_non_positive_rate() {
+        assert_eq!(ThrottleDef::validate(&ThrottleParams { rate: 0.0 })[0].param, "rate");
+    }
+}

@@ -1,0 +1,3 @@
+//! Helpers shared by several blocks: fsync policies and parameter types.
+
+pub mod fsync;
