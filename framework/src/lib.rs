@@ -20,6 +20,7 @@
 
 pub mod block;
 pub mod buffer;
+pub mod config;
 pub mod graph;
 pub mod item;
 pub mod log;
