@@ -7,6 +7,9 @@ where
     I: IntoIterator<Item = &'a S>,
     S: AsRef<str> + ?Sized + 'a,
 {
+    if word.is_empty() {
+        return None;
+    }
     let w = word.to_lowercase();
     let limit = (w.chars().count() / 3).clamp(1, 3);
     candidates

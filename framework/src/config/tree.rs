@@ -148,14 +148,17 @@ impl Node {
 
     /// The value as it would be written in TOML, for messages (`1000.0`, `"x"`).
     pub fn display(&self) -> String {
-        let v = self.to_toml();
-        match &v {
-            toml::Value::String(s) => format!("{s:?}"),
-            toml::Value::Table(t) => toml::to_string(t)
-                .unwrap_or_default()
-                .trim()
-                .replace('\n', ", "),
-            other => other.to_string(),
+        match &self.value {
+            Value::Table(t) if t.entries.is_empty() => "{}".into(),
+            Value::Table(t) => {
+                let items: Vec<String> = t
+                    .entries
+                    .iter()
+                    .map(|e| format!("{} = {}", e.key, e.node.display()))
+                    .collect();
+                format!("{{ {} }}", items.join(", "))
+            }
+            _ => self.to_toml().to_string(),
         }
     }
 }
@@ -196,7 +199,16 @@ pub(crate) fn from_de(
                 Value::Integer(0)
             }
         },
-        DeValue::Float(x) => Value::Float(parse_float(x.as_str())),
+        DeValue::Float(x) => {
+            let f = parse_float(x.as_str());
+            if f.is_infinite() && !x.as_str().contains("inf") {
+                errors.push(ConvertError {
+                    span: span.clone(),
+                    message: format!("float `{x}` is out of range (64-bit)"),
+                });
+            }
+            Value::Float(f)
+        }
         DeValue::Boolean(b) => Value::Boolean(*b),
         DeValue::Datetime(d) => Value::Datetime(*d),
         DeValue::Array(a) => Value::Array(a.iter().map(|x| from_de(x, origin, errors)).collect()),

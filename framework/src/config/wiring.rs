@@ -67,7 +67,9 @@ pub(crate) fn wire(ctx: &mut Ctx<'_>, specs: &[BlockSpec]) -> Wiring {
         let start = conns.len();
         let errors_before = ctx.count();
         let sig = wire_block(ctx, specs, bi, &mut conns);
-        troubled.push(ctx.count() > errors_before);
+        troubled.push(
+            ctx.count() > errors_before || spec.inputs.as_ref().is_some_and(Node::is_poisoned),
+        );
         if let Some(policy) = &spec.policy {
             apply_policy(ctx, spec, sig.as_ref(), policy, &mut conns[start..]);
         }
@@ -93,6 +95,7 @@ fn wire_block(
     conns: &mut Vec<Conn>,
 ) -> Option<Signature> {
     let spec = &specs[bi];
+    let errors_before = ctx.count();
     let requests = spec.inputs.as_ref().and_then(|n| requests(ctx, spec, n));
     let Some(sig) = spec.signature.clone() else {
         // Unknown ports: still check that the named blocks exist.
@@ -119,8 +122,8 @@ fn wire_block(
     // Per fixed port: its requests; per variadic slot: its requests.
     let mut fixed_reqs: Vec<Vec<Request>> = (0..fixed).map(|_| Vec::new()).collect();
     let mut slots: Vec<(usize, Request)> = Vec::new();
-    // A misspelt input port name: its intended port would be reported unconnected too.
-    let mut unknown_keys = false;
+    // A malformed or misspelt connection: its intended port would be reported unconnected too.
+    let mut skip_unconnected = ctx.count() > errors_before;
     match requests {
         None => {}
         Some(list) if list.first().is_some_and(|(k, _, _)| k.is_none()) => {
@@ -176,7 +179,7 @@ fn wire_block(
                         format!("{} has no input `{key}`", spec.describe()),
                     )
                     .help(help);
-                    unknown_keys = true;
+                    skip_unconnected = true;
                     // Still check the sources it names.
                     for r in reqs {
                         let _ = resolve_source(ctx, specs, bi, &r, None, "");
@@ -262,7 +265,7 @@ fn wire_block(
             });
         }
     }
-    if unknown_keys || spec.inputs.as_ref().is_some_and(Node::is_poisoned) {
+    if skip_unconnected || spec.inputs.as_ref().is_some_and(Node::is_poisoned) {
         return Some(expanded);
     }
     let unconnected = sig.inputs.iter().enumerate().filter(|(i, p)| {
@@ -330,7 +333,7 @@ fn requests(ctx: &mut Ctx<'_>, spec: &BlockSpec, node: &Node) -> Option<Requests
                         DiagnosticKind::InvalidOption,
                         &item.origin,
                         format!(
-                            "`inputs` of block `{}` lists {} `{}`, expected a string like \"block\" or \"block.port\"",
+                            "`inputs` of block `{}` lists {} `{}`, expected \"block\" or \"block.port\"",
                             spec.name,
                             item.type_name(),
                             item.display()
@@ -412,6 +415,14 @@ fn resolve_source(
         Some((b, p)) => (b, Some(p)),
         None => (r.text.as_str(), None),
     };
+    if blk.is_empty() || port.is_some_and(str::is_empty) {
+        let msg = format!(
+            "`inputs` of block `{}` lists \"{}\", expected \"block\" or \"block.port\"",
+            specs[to].name, r.text
+        );
+        ctx.error(DiagnosticKind::InvalidOption, &r.origin, msg);
+        return None;
+    }
     let Some(from) = specs.iter().position(|s| s.name == blk) else {
         let names: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
         let help = suggest::did_you_mean(blk, &names)
