@@ -18,7 +18,8 @@ where
         .filter(|c| !c.is_empty() && *c != word)
         .filter_map(|c| {
             let d = strsim::damerau_levenshtein(&w, &c.to_lowercase());
-            let close = d <= limit || strsim::jaro_winkler(&w, &c.to_lowercase()) >= 0.9;
+            let close = (d <= limit && d < w.chars().count())
+                || strsim::jaro_winkler(&w, &c.to_lowercase()) >= 0.9;
             close.then_some((d, c))
         })
         .min_by_key(|(d, _)| *d)
@@ -58,6 +59,8 @@ mod tests {
         assert_eq!(closest("Frequency", &c).as_deref(), Some("frequency"));
         assert_eq!(closest("rtae", &c).as_deref(), Some("rate"));
         assert_eq!(closest("gain", &c), None);
+        assert_eq!(closest("z", &["s", "k"]), None);
+        assert_eq!(closest("", &["a"]), None);
         assert_eq!(closest("scr", &["src", "sink"]).as_deref(), Some("src"));
         assert_eq!(
             did_you_mean("outt", &["out"]).as_deref(),
