@@ -2,7 +2,7 @@
 //! trace) unless `RUST_LOG` says otherwise. While the live status display is on, log lines
 //! are printed above it instead of through it.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::sync::{Mutex, OnceLock};
 
 use indicatif::MultiProgress;
@@ -34,6 +34,7 @@ pub fn init(verbose: u8) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter(verbose, rust_log.as_deref()))
         .with_writer(StderrAboveProgress)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .try_init();
 }

@@ -127,6 +127,8 @@ crate::register_block!(SourceDef);
 pub struct CopyParams {
     /// `min_items` of `in`.
     pub min_items: usize,
+    /// Makes `in` optional.
+    pub optional: bool,
 }
 
 /// Copies input to output.
@@ -156,10 +158,11 @@ impl BlockDef for CopyDef {
     const DOC: &'static str = "Copies `in` to `out` (generic).";
     const EXAMPLE: &'static str = "";
     fn signature(p: &CopyParams) -> Signature {
-        Signature::new()
+        let s = Signature::new()
             .input("in", TypeSpec::Generic)
-            .min_items(p.min_items)
-            .output("out", TypeSpec::Generic)
+            .min_items(p.min_items);
+        let s = if p.optional { s.optional() } else { s };
+        s.output("out", TypeSpec::Generic)
     }
     fn build(_: &CopyParams, _: &BuildContext) -> Result<Box<dyn Block>, BlockError> {
         Ok(Box::new(Copy))
@@ -283,3 +286,20 @@ impl BlockDef for SplitDef {
     }
 }
 crate::register_block!(SplitDef);
+
+/// `t_gen`: a generic output and no input (a definition bug the loader must report).
+pub struct GenDef;
+impl BlockDef for GenDef {
+    type Params = NoParams;
+    const NAME: &'static str = "t_gen";
+    const SUMMARY: &'static str = "Test generic source.";
+    const DOC: &'static str = "Output `out` of no knowable type.";
+    const EXAMPLE: &'static str = "";
+    fn signature(_: &NoParams) -> Signature {
+        Signature::new().output("out", TypeSpec::Generic)
+    }
+    fn build(_: &NoParams, _: &BuildContext) -> Result<Box<dyn Block>, BlockError> {
+        Err(BlockError::internal("test block, not runnable"))
+    }
+}
+crate::register_block!(GenDef);

@@ -399,6 +399,41 @@ fn unresolvable_generic_type_is_reported_when_nothing_else_explains_it() {
 }
 
 #[test]
+fn unresolvable_generic_types_are_reported() {
+    let d = errors(
+        "[blocks.c]\ntype = \"t_copy\"\noptional = true\n[blocks.g]\ntype = \"t_gen\"\n[blocks.k]\ntype = \"t_sink\"\npath = \"p\"\ninputs = [\"c\"]\n",
+    );
+    assert_eq!(
+        d.to_string(),
+        "fg.toml:1:1: error: cannot infer the item type of block `c` (type `t_copy`): none of its generic inputs is connected
+  |
+1 | [blocks.c]
+  | ^^^^^^^^^^
+  = help: connect a stream to `in`
+
+fg.toml:4:1: error: cannot infer the item type of block `g` (type `t_gen`): it has no generic input to take a type from
+  |
+4 | [blocks.g]
+  | ^^^^^^^^^^"
+    );
+}
+
+#[test]
+fn a_variadic_slot_given_twice_is_a_double_connection() {
+    let text = format!(
+        "{SRC}[blocks.s]\ntype = \"t_add\"\ninputs = {{ in0 = \"src\", in2 = \"src\", in = [\"src\", \"src\", \"src\"] }}\n"
+    );
+    let d = errors(&text);
+    assert_eq!(
+        d.iter().map(|d| d.kind).collect::<Vec<_>>(),
+        [
+            DiagnosticKind::ConnectedTwice,
+            DiagnosticKind::ConnectedTwice
+        ]
+    );
+}
+
+#[test]
 fn explicit_buffer_must_hold_twice_min_items() {
     let text = "[blocks.src]\ntype = \"t_source\"\nfrequency = 1.0\nchunk = 8\nbuffer = 100\n[blocks.c]\ntype = \"t_copy\"\nmin_items = 64\ninputs = [\"src\"]\nbuffer = 1\n[blocks.k]\ntype = \"t_sink\"\npath = \"p\"\ninputs = [\"c\"]\nbuffer = 10\n";
     let d = errors(text);

@@ -196,11 +196,16 @@ fn wire_block(
     let mut port_reqs = fixed_reqs;
     if let Some(v) = &variadic {
         let mut k = 0;
+        let mut last: Option<usize> = None;
         for (slot, r) in slots {
-            if slot + 1 == k {
-                port_reqs[fixed + slot].push(r);
+            if last == Some(slot) {
+                // The same slot again: a second connection to the port just made.
+                if let Some(reqs) = port_reqs.last_mut() {
+                    reqs.push(r);
+                }
                 continue;
             }
+            last = Some(slot);
             if slot != k {
                 ctx.error(
                     DiagnosticKind::Unconnected,
