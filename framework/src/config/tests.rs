@@ -685,3 +685,34 @@ fn load_file_names_the_flowgraph_after_the_file_and_reports_unreadable_files() {
         missing.display()
     )));
 }
+
+#[test]
+fn mutated_flowgraphs_never_panic() {
+    let base = "[flowgraph]\nname = \"x\"\n[blocks.src]\ntype = \"t_source\"\nfrequency = \"${F:-1}\"\nevents = true\nwindow = { len = 2 }\n[blocks.s]\ntype = \"t_add\"\ninputs = { in = [\"src\", \"src.out\"], in2 = \"src\" }\npolicy = { in = \"drop_oldest\" }\nbuffer = 8\n[blocks.k]\ntype = \"t_sink\"\npath = \"p\"\ninputs = [\"s\", \"src\"]\n";
+    if let Err(d) = load(base) {
+        panic!("{d}");
+    }
+    let chars: Vec<char> = base.chars().collect();
+    for i in 0..chars.len() {
+        for replacement in [
+            None,
+            Some('"'),
+            Some('['),
+            Some('$'),
+            Some('.'),
+            Some('{'),
+            Some('0'),
+            Some('é'),
+        ] {
+            let mut t: Vec<char> = chars.clone();
+            match replacement {
+                None => {
+                    t.remove(i);
+                }
+                Some(c) => t[i] = c,
+            }
+            let text: String = t.into_iter().collect();
+            let _ = load_with(&text, &["blocks.k.path=/x"]);
+        }
+    }
+}
