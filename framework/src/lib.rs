@@ -20,6 +20,9 @@
 
 pub mod block;
 pub mod buffer;
+pub mod cli;
+pub mod config;
+pub mod docgen;
 pub mod graph;
 pub mod harness;
 pub mod item;

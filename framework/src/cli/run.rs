@@ -1,0 +1,239 @@
+//! `flow run FILE`: loads the flowgraph, starts it, shows its live status on a terminal,
+//! stops it on Ctrl-C / SIGTERM or after `--duration` (drain, flush, finalize; a second
+//! Ctrl-C exits at once with 130), and prints a summary per block at the end.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+
+use super::overrides::SetArgs;
+use super::signals::Interrupts;
+use super::status::{Status, REFRESH};
+use super::summary;
+use crate::config;
+use crate::runtime::Flowgraph;
+
+/// Arguments of `flow run`.
+#[derive(Args, Debug, Clone)]
+pub struct RunArgs {
+    /// The flowgraph file.
+    pub file: PathBuf,
+    /// `--set KEY=VALUE` overrides.
+    #[command(flatten)]
+    pub set: SetArgs,
+    /// Stop after this long (`30s`, `10min`, `2h 30m`); overrides `[flowgraph] duration`.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub duration: Option<Duration>,
+    /// No live status and no summary.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// What `flow run` needs from its surroundings (so tests can run it).
+pub struct RunEnv<'a> {
+    /// Where the summary goes.
+    pub out: &'a mut dyn Write,
+    /// Where problems go.
+    pub err: &'a mut dyn Write,
+    /// Whether to show the live status (stderr is a terminal).
+    pub live_status: bool,
+    /// Ctrl-C / SIGTERM, if installed.
+    pub interrupts: Option<Interrupts>,
+}
+
+/// Runs `flow run` in the real process: signal handlers, stdout, stderr.
+pub fn main(args: &RunArgs) -> ExitCode {
+    let interrupts = match Interrupts::install() {
+        Ok(i) => Some(i),
+        Err(e) => {
+            tracing::warn!("cannot install the Ctrl-C handler: {e}");
+            None
+        }
+    };
+    let live_status = !args.quiet && std::io::stderr().is_terminal();
+    let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
+    execute(
+        args,
+        RunEnv {
+            out: &mut out,
+            err: &mut err,
+            live_status,
+            interrupts,
+        },
+    )
+}
+
+/// Runs `flow run`: exit 0 when every block finished, 1 when one failed (or the flowgraph
+/// could not start), 2 when the file has problems.
+pub fn execute(args: &RunArgs, env: RunEnv<'_>) -> ExitCode {
+    let file = args.file.display().to_string();
+    let graph = match config::load_file(&args.file, &args.set.set) {
+        Ok(g) => g,
+        Err(d) => {
+            let _ = writeln!(env.err, "{d}\n\nerror: {}", d.summary(&file));
+            return ExitCode::from(2);
+        }
+    };
+    let duration = args.duration.or(graph.settings.duration);
+    tracing::info!(flowgraph = %graph.settings.name, blocks = graph.blocks.len(), edges = graph.edges.len(), "starting");
+    let fg = match Flowgraph::start(&graph) {
+        Ok(fg) => fg,
+        Err(e) => {
+            let _ = writeln!(
+                env.err,
+                "error: cannot start `{}`: {e}",
+                graph.settings.name
+            );
+            return ExitCode::from(1);
+        }
+    };
+    let mut status = (env.live_status && !args.quiet).then(|| Status::new(&graph, &fg));
+    let started = Instant::now();
+    let mut stopping = false;
+    loop {
+        if fg.wait_timeout(REFRESH) {
+            break;
+        }
+        let interrupted = env.interrupts.as_ref().is_some_and(Interrupts::requested);
+        let timed_out = duration.is_some_and(|d| started.elapsed() >= d);
+        if !stopping && (interrupted || timed_out) {
+            stopping = true;
+            let why = if interrupted {
+                "interrupted"
+            } else {
+                "duration reached"
+            };
+            tracing::info!("{why}: stopping (draining, flushing, finalizing)");
+            if let Some(s) = &status {
+                let again = if interrupted {
+                    "; Ctrl-C again to exit now"
+                } else {
+                    ""
+                };
+                s.note(&format!("{why}: stopping, draining and finalizing{again}"));
+            }
+            fg.stop();
+        }
+        if let Some(s) = &mut status {
+            s.refresh(&fg);
+        }
+    }
+    if let Some(s) = status.take() {
+        s.finish();
+    }
+    let blocks = fg.blocks.clone();
+    let report = fg.wait();
+    if !args.quiet {
+        let _ = env
+            .out
+            .write_all(summary::render(&blocks, &report).as_bytes());
+    }
+    if report.failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        for (name, error) in &report.failed {
+            tracing::error!(block = %name, "failed: {error}");
+        }
+        if args.quiet {
+            for (name, error) in &report.failed {
+                let _ = writeln!(env.err, "error: block `{name}` failed: {error}");
+            }
+        }
+        ExitCode::from(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(text: &str, extra: &[&str]) -> (ExitCode, String, String, Duration) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fg.toml");
+        std::fs::write(&path, text).unwrap();
+        let mut argv = vec!["run".to_string(), path.display().to_string()];
+        argv.extend(extra.iter().map(|s| s.to_string()));
+        let cli = <super::super::Cli as clap::Parser>::try_parse_from(
+            std::iter::once("flow".to_string()).chain(argv),
+        )
+        .unwrap();
+        let super::super::Command::Run(args) = cli.command else {
+            panic!("not run")
+        };
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let t = Instant::now();
+        let code = execute(
+            &args,
+            RunEnv {
+                out: &mut out,
+                err: &mut err,
+                live_status: false,
+                interrupts: None,
+            },
+        );
+        (
+            code,
+            String::from_utf8_lossy(&out).into_owned(),
+            String::from_utf8_lossy(&err).into_owned(),
+            t.elapsed(),
+        )
+    }
+
+    const FG: &str = "[blocks.src]\ntype = \"t_source\"\nfrequency = 1.0\nitem = \"f32\"\ncount = 5000\n[blocks.c]\ntype = \"t_copy\"\ninputs = [\"src\"]\n[blocks.k]\ntype = \"t_sink\"\npath = \"x\"\ninputs = [\"c\"]\n";
+
+    #[test]
+    fn runs_to_the_end_and_prints_the_summary() {
+        let (code, out, err, _) = run(FG, &[]);
+        assert_eq!(code, ExitCode::SUCCESS, "{err}");
+        let lines: Vec<&str> = out.lines().collect();
+        assert!(lines[0].starts_with("block  type"), "{out}");
+        assert!(
+            lines[1].starts_with("src    t_source")
+                && lines[1].contains("5,000")
+                && lines[1].ends_with("done"),
+            "{out}"
+        );
+        assert!(
+            lines[3].starts_with("k      t_sink") && lines[3].contains("5,000"),
+            "{out}"
+        );
+        assert!(lines[4].starts_with("finished in"), "{out}");
+    }
+
+    #[test]
+    fn duration_stops_an_endless_source_and_quiet_prints_nothing() {
+        let endless = FG.replace("count = 5000", "count = 9223372036854775807");
+        let (code, out, err, took) = run(&endless, &["--duration", "300ms", "--quiet"]);
+        assert_eq!(code, ExitCode::SUCCESS, "{err}");
+        assert_eq!((out.as_str(), err.as_str()), ("", ""));
+        assert!(
+            took >= Duration::from_millis(300) && took < Duration::from_secs(10),
+            "{took:?}"
+        );
+    }
+
+    #[test]
+    fn a_failed_block_makes_the_exit_code_non_zero() {
+        let failing = FG.replace("path = \"x\"", "path = \"x\"\nfail = true");
+        let (code, out, _, _) = run(&failing, &[]);
+        assert_eq!(code, ExitCode::from(1));
+        assert!(out.contains("block `k` failed: told to fail"), "{out}");
+    }
+
+    #[test]
+    fn config_problems_exit_2_with_diagnostics() {
+        let (code, _, err, _) = run("[blocks.a]\ntype = \"nope\"\n", &["--set", "blocks.a.x=1"]);
+        assert_eq!(code, ExitCode::from(2));
+        assert!(
+            err.contains(":2:8: error: unknown block type `nope` for block `a`"),
+            "{err}"
+        );
+        assert!(
+            err.ends_with("error: 1 error in ") || err.contains("error: 1 error in "),
+            "{err}"
+        );
+    }
+}
