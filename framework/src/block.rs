@@ -124,7 +124,10 @@ pub struct BlockContext {
 impl BlockContext {
     /// A context for block `name` reporting into `metrics`.
     pub fn new(name: impl Into<Arc<str>>, metrics: Arc<BlockMetrics>) -> Self {
-        BlockContext { name: name.into(), metrics }
+        BlockContext {
+            name: name.into(),
+            metrics,
+        }
     }
 
     /// The block's name in the flowgraph (the key of its `[blocks.NAME]` table).
@@ -191,23 +194,46 @@ pub struct BlockError {
 impl BlockError {
     /// An I/O error with what was being done (`"opening /data/x.bin"`).
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
-        BlockError { kind: ErrorKind::Io, message: context.into(), source: Some(Box::new(source)) }
+        BlockError {
+            kind: ErrorKind::Io,
+            message: context.into(),
+            source: Some(Box::new(source)),
+        }
     }
     /// A run-time configuration problem.
     pub fn config(message: impl Into<String>) -> Self {
-        BlockError { kind: ErrorKind::Config, message: message.into(), source: None }
+        BlockError {
+            kind: ErrorKind::Config,
+            message: message.into(),
+            source: None,
+        }
     }
     /// A data problem the block cannot continue from.
     pub fn data(message: impl Into<String>) -> Self {
-        BlockError { kind: ErrorKind::Data, message: message.into(), source: None }
+        BlockError {
+            kind: ErrorKind::Data,
+            message: message.into(),
+            source: None,
+        }
     }
     /// An internal error (panic, broken invariant).
     pub fn internal(message: impl Into<String>) -> Self {
-        BlockError { kind: ErrorKind::Internal, message: message.into(), source: None }
+        BlockError {
+            kind: ErrorKind::Internal,
+            message: message.into(),
+            source: None,
+        }
     }
     /// Wraps any error with context.
-    pub fn other(context: impl Into<String>, source: impl std::error::Error + Send + Sync + 'static) -> Self {
-        BlockError { kind: ErrorKind::Io, message: context.into(), source: Some(Box::new(source)) }
+    pub fn other(
+        context: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        BlockError {
+            kind: ErrorKind::Io,
+            message: context.into(),
+            source: Some(Box::new(source)),
+        }
     }
     /// The kind of error.
     pub fn kind(&self) -> ErrorKind {
@@ -227,13 +253,19 @@ impl fmt::Display for BlockError {
 
 impl std::error::Error for BlockError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
     }
 }
 
 impl From<std::io::Error> for BlockError {
     fn from(e: std::io::Error) -> Self {
-        BlockError { kind: ErrorKind::Io, message: "I/O error".into(), source: Some(Box::new(e)) }
+        BlockError {
+            kind: ErrorKind::Io,
+            message: "I/O error".into(),
+            source: Some(Box::new(e)),
+        }
     }
 }
 
@@ -243,9 +275,15 @@ mod tests {
 
     #[test]
     fn error_display_carries_context_and_cause() {
-        let e = BlockError::io("opening /x/y.bin", std::io::Error::from(std::io::ErrorKind::NotFound));
+        let e = BlockError::io(
+            "opening /x/y.bin",
+            std::io::Error::from(std::io::ErrorKind::NotFound),
+        );
         assert_eq!(e.to_string(), "opening /x/y.bin: entity not found");
         assert_eq!(e.kind(), ErrorKind::Io);
-        assert_eq!(BlockError::config("sample rate 3 Hz rejected").to_string(), "sample rate 3 Hz rejected");
+        assert_eq!(
+            BlockError::config("sample rate 3 Hz rejected").to_string(),
+            "sample rate 3 Hz rejected"
+        );
     }
 }

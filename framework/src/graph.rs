@@ -73,7 +73,13 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { name: "flowgraph".into(), workers: None, buffer_bytes: 64 * 1024, message_queue: 4096, duration: None }
+        Settings {
+            name: "flowgraph".into(),
+            workers: None,
+            buffer_bytes: 64 * 1024,
+            message_queue: 4096,
+            duration: None,
+        }
     }
 }
 
@@ -103,19 +109,35 @@ pub struct GraphBlock {
 impl GraphBlock {
     /// Signature indices of stream inputs, in order.
     pub fn stream_inputs(&self) -> impl Iterator<Item = (usize, &crate::registry::PortSpec)> {
-        self.signature.inputs.iter().enumerate().filter(|(_, p)| matches!(p.kind, PortKind::Stream(_)))
+        self.signature
+            .inputs
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| matches!(p.kind, PortKind::Stream(_)))
     }
     /// Signature indices of stream outputs, in order.
     pub fn stream_outputs(&self) -> impl Iterator<Item = (usize, &crate::registry::PortSpec)> {
-        self.signature.outputs.iter().enumerate().filter(|(_, p)| matches!(p.kind, PortKind::Stream(_)))
+        self.signature
+            .outputs
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| matches!(p.kind, PortKind::Stream(_)))
     }
     /// Signature indices of message inputs, in order.
     pub fn message_inputs(&self) -> impl Iterator<Item = (usize, &crate::registry::PortSpec)> {
-        self.signature.inputs.iter().enumerate().filter(|(_, p)| p.kind == PortKind::Message)
+        self.signature
+            .inputs
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.kind == PortKind::Message)
     }
     /// Signature indices of message outputs, in order.
     pub fn message_outputs(&self) -> impl Iterator<Item = (usize, &crate::registry::PortSpec)> {
-        self.signature.outputs.iter().enumerate().filter(|(_, p)| p.kind == PortKind::Message)
+        self.signature
+            .outputs
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.kind == PortKind::Message)
     }
 }
 

@@ -33,8 +33,12 @@ use crate::graph::{EdgePolicy, OnError};
 use crate::item::{Item, ItemType};
 use crate::message::Message;
 use crate::metrics::BlockMetrics;
-use crate::port::{InputSource, MessageInput, MessageOutput, MessageTarget, StreamInput, StreamOutput};
-use crate::registry::{AnyParams, BlockDef, BuildContext, DynBlockDef, PortKind, Signature, TypeSpec};
+use crate::port::{
+    InputSource, MessageInput, MessageOutput, MessageTarget, StreamInput, StreamOutput,
+};
+use crate::registry::{
+    AnyParams, BlockDef, BuildContext, DynBlockDef, PortKind, Signature, TypeSpec,
+};
 use crate::runtime::instance::{BlockInstance, InstanceSpec, Step};
 use crate::tag::{ItemTag, Tag};
 
@@ -94,8 +98,12 @@ pub struct Harness {
 
 impl Harness {
     /// A harness for block `D` with `params`, whose stream inputs carry `input_types`.
-    pub fn of<D: BlockDef>(params: D::Params, input_types: &[ItemType]) -> Result<Self, HarnessError> {
-        let value = toml::Value::try_from(&params).map_err(|e| HarnessError::Toml(e.to_string()))?;
+    pub fn of<D: BlockDef>(
+        params: D::Params,
+        input_types: &[ItemType],
+    ) -> Result<Self, HarnessError> {
+        let value =
+            toml::Value::try_from(&params).map_err(|e| HarnessError::Toml(e.to_string()))?;
         let def = crate::registry::DefAdapter::<D>::INSTANCE;
         let parsed = def.parse(value).map_err(|e| HarnessError::Params {
             block: D::NAME.into(),
@@ -106,21 +114,38 @@ impl Harness {
     }
 
     /// A harness for the registered block `type_name` with params given as a TOML table body.
-    pub fn new(type_name: &str, params_toml: &str, input_types: &[ItemType]) -> Result<Self, HarnessError> {
-        let def = crate::registry::find(type_name).ok_or_else(|| HarnessError::UnknownBlock(type_name.into()))?;
-        let table: toml::Table = params_toml.parse().map_err(|e: toml::de::Error| HarnessError::Toml(e.to_string()))?;
-        let parsed = def.parse(toml::Value::Table(table)).map_err(|e| HarnessError::Params {
-            block: type_name.into(),
-            path: e.path,
-            message: e.message,
-        })?;
+    pub fn new(
+        type_name: &str,
+        params_toml: &str,
+        input_types: &[ItemType],
+    ) -> Result<Self, HarnessError> {
+        let def = crate::registry::find(type_name)
+            .ok_or_else(|| HarnessError::UnknownBlock(type_name.into()))?;
+        let table: toml::Table = params_toml
+            .parse()
+            .map_err(|e: toml::de::Error| HarnessError::Toml(e.to_string()))?;
+        let parsed = def
+            .parse(toml::Value::Table(table))
+            .map_err(|e| HarnessError::Params {
+                block: type_name.into(),
+                path: e.path,
+                message: e.message,
+            })?;
         Self::with_params(def, parsed, input_types)
     }
 
-    fn with_params(def: &'static dyn DynBlockDef, params: Arc<dyn AnyParams>, input_types: &[ItemType]) -> Result<Self, HarnessError> {
+    fn with_params(
+        def: &'static dyn DynBlockDef,
+        params: Arc<dyn AnyParams>,
+        input_types: &[ItemType],
+    ) -> Result<Self, HarnessError> {
         let mut sig = params.signature();
         // Expand a variadic input to as many ports as input types were given.
-        let fixed = sig.inputs.iter().filter(|p| !p.variadic && matches!(p.kind, PortKind::Stream(_))).count();
+        let fixed = sig
+            .inputs
+            .iter()
+            .filter(|p| !p.variadic && matches!(p.kind, PortKind::Stream(_)))
+            .count();
         if let Some(pos) = sig.inputs.iter().position(|p| p.variadic) {
             let proto = sig.inputs.remove(pos);
             for k in 0..input_types.len().saturating_sub(fixed) {
@@ -130,10 +155,14 @@ impl Harness {
                 sig.inputs.insert(pos + k, p);
             }
         }
-        let stream_in: Vec<_> = sig.inputs.iter().filter_map(|p| match p.kind {
-            PortKind::Stream(t) => Some((p, t)),
-            PortKind::Message => None,
-        }).collect();
+        let stream_in: Vec<_> = sig
+            .inputs
+            .iter()
+            .filter_map(|p| match p.kind {
+                PortKind::Stream(t) => Some((p, t)),
+                PortKind::Message => None,
+            })
+            .collect();
         if stream_in.len() != input_types.len() {
             return Err(HarnessError::Types(format!(
                 "`{}` has {} stream inputs but {} input types were given",
@@ -146,7 +175,10 @@ impl Harness {
         for ((p, t), actual) in stream_in.iter().zip(input_types) {
             match t {
                 TypeSpec::Fixed(want) if want != actual => {
-                    return Err(HarnessError::Types(format!("input `{}` expects {want}, got {actual}", p.name)))
+                    return Err(HarnessError::Types(format!(
+                        "input `{}` expects {want}, got {actual}",
+                        p.name
+                    )))
                 }
                 TypeSpec::Generic => generic = Some(*actual),
                 _ => {}
@@ -158,7 +190,10 @@ impl Harness {
                 output_types.push(match t {
                     TypeSpec::Fixed(x) => x,
                     TypeSpec::Generic => generic.ok_or_else(|| {
-                        HarnessError::Types(format!("output `{}` is generic but no generic input was given", p.name))
+                        HarnessError::Types(format!(
+                            "output `{}` is generic but no generic input was given",
+                            p.name
+                        ))
                     })?,
                 });
             }
@@ -176,11 +211,27 @@ impl Harness {
         let mut ins = Vec::new();
         for ((p, _), t) in stream_in.iter().zip(input_types) {
             let buf = Arc::new(
-                StreamBuffer::new(*t, (65536 / t.size()).max(4 * p.min_items), waker.clone(), vec![waker.clone()])
-                    .map_err(HarnessError::Buffer)?,
+                StreamBuffer::new(
+                    *t,
+                    (65536 / t.size()).max(4 * p.min_items),
+                    waker.clone(),
+                    vec![waker.clone()],
+                )
+                .map_err(HarnessError::Buffer)?,
             );
-            ins.push(StreamInput::new(p.name.clone().into(), *t, InputSource::Shared(buf.clone(), 0), p.min_items));
-            inputs.push(PendingInput { buf, data: VecDeque::new(), tags: Vec::new(), written: 0, finished: false });
+            ins.push(StreamInput::new(
+                p.name.clone().into(),
+                *t,
+                InputSource::Shared(buf.clone(), 0),
+                p.min_items,
+            ));
+            inputs.push(PendingInput {
+                buf,
+                data: VecDeque::new(),
+                tags: Vec::new(),
+                written: 0,
+                finished: false,
+            });
         }
         let mut outputs = Vec::new();
         let mut outs = Vec::new();
@@ -190,10 +241,20 @@ impl Harness {
                 let t = output_types[k];
                 k += 1;
                 let buf = Arc::new(
-                    StreamBuffer::new(t, (65536 / t.size()).max(4 * p.min_items), waker.clone(), vec![waker.clone()])
-                        .map_err(HarnessError::Buffer)?,
+                    StreamBuffer::new(
+                        t,
+                        (65536 / t.size()).max(4 * p.min_items),
+                        waker.clone(),
+                        vec![waker.clone()],
+                    )
+                    .map_err(HarnessError::Buffer)?,
                 );
-                outs.push(StreamOutput::new(p.name.clone().into(), buf.clone(), Vec::new(), p.min_items));
+                outs.push(StreamOutput::new(
+                    p.name.clone().into(),
+                    buf.clone(),
+                    Vec::new(),
+                    p.min_items,
+                ));
                 outputs.push((buf, Vec::new(), Vec::new()));
             }
         }
@@ -208,7 +269,13 @@ impl Harness {
         let mut mouts = Vec::new();
         for p in sig.outputs.iter().filter(|p| p.kind == PortKind::Message) {
             let (tx, rx) = flume::unbounded();
-            let target = MessageTarget { tx, rx: rx.clone(), waker: waker.clone(), capacity: usize::MAX, policy: EdgePolicy::Block };
+            let target = MessageTarget {
+                tx,
+                rx: rx.clone(),
+                waker: waker.clone(),
+                capacity: usize::MAX,
+                policy: EdgePolicy::Block,
+            };
             mouts.push(MessageOutput::new(p.name.clone().into(), vec![target]));
             msg_rx.push((rx, Vec::new()));
         }
@@ -245,14 +312,19 @@ impl Harness {
 
     /// Queues items on stream input `port`.
     pub fn push_input<T: Item>(&mut self, port: usize, items: &[T]) {
-        self.inputs[port].data.extend(bytemuck::cast_slice::<T, u8>(items));
+        self.inputs[port]
+            .data
+            .extend(bytemuck::cast_slice::<T, u8>(items));
     }
 
     /// Tags the next item pushed on stream input `port` (offset counts from it).
     pub fn push_tag(&mut self, port: usize, offset: u64, tag: Tag) {
         let input = &mut self.inputs[port];
         let queued = input.data.len() as u64 / input.buf.item_type().size() as u64;
-        input.tags.push(ItemTag { position: input.written + queued + offset, tag });
+        input.tags.push(ItemTag {
+            position: input.written + queued + offset,
+            tag,
+        });
     }
 
     /// Queues a message on message input `port`.
@@ -310,7 +382,9 @@ impl Harness {
             self.drain();
             match step {
                 Step::Done => return true,
-                Step::Idle(Some(at)) => std::thread::sleep(at.min(end).saturating_duration_since(Instant::now())),
+                Step::Idle(Some(at)) => {
+                    std::thread::sleep(at.min(end).saturating_duration_since(Instant::now()))
+                }
                 Step::Idle(None) => std::thread::sleep(Duration::from_millis(1)),
                 Step::Progress => {}
             }
@@ -357,7 +431,10 @@ impl Harness {
             }
             if i.finished && i.data.is_empty() && !i.buf.is_finished() {
                 let mut tags: Vec<ItemTag> = std::mem::take(&mut i.tags);
-                tags.push(ItemTag { position: i.written, tag: Tag::Eos });
+                tags.push(ItemTag {
+                    position: i.written,
+                    tag: Tag::Eos,
+                });
                 i.buf.commit(0, &mut tags);
                 i.buf.finish();
                 fed = true;
@@ -372,10 +449,16 @@ impl Harness {
             if win.available > 0 {
                 let bytes = win.available as usize * buf.item_type().size();
                 // SAFETY: the reader may read its window.
-                data.extend_from_slice(unsafe { std::slice::from_raw_parts(buf.ptr_at(win.pos), bytes) });
+                data.extend_from_slice(unsafe {
+                    std::slice::from_raw_parts(buf.ptr_at(win.pos), bytes)
+                });
             }
             let mut t = Vec::new();
-            buf.tags_in(win.pos, win.pos + win.available + u64::from(win.finished), &mut t);
+            buf.tags_in(
+                win.pos,
+                win.pos + win.available + u64::from(win.finished),
+                &mut t,
+            );
             for tag in t {
                 if !tags.contains(&tag) {
                     tags.push(tag);
@@ -391,7 +474,12 @@ impl Harness {
     /// Everything produced on stream output `port` so far.
     pub fn output<T: Item>(&self, port: usize) -> Vec<T> {
         let (buf, data, _) = &self.outputs[port];
-        assert_eq!(buf.item_type(), T::TYPE, "output {port} carries {}", buf.item_type());
+        assert_eq!(
+            buf.item_type(),
+            T::TYPE,
+            "output {port} carries {}",
+            buf.item_type()
+        );
         bytemuck::pod_collect_to_vec(data)
     }
 

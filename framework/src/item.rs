@@ -101,7 +101,9 @@ impl fmt::Display for ItemType {
 
 /// Error for an unknown item type name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown item type `{0}` (expected one of: c32, c64, f32, f64, c16, i16, i32, u8, cu8, cs8)")]
+#[error(
+    "unknown item type `{0}` (expected one of: c32, c64, f32, f64, c16, i16, i32, u8, cu8, cs8)"
+)]
 pub struct UnknownItemType(pub String);
 
 impl FromStr for ItemType {
@@ -165,16 +167,46 @@ macro_rules! dispatch_item_type {
     ($ty:expr, $T:ident => $body:expr) => {{
         use $crate::item::ItemType as __It;
         match $ty {
-            __It::C32 => { type $T = $crate::item::C32; $body }
-            __It::C64 => { type $T = $crate::item::C64; $body }
-            __It::F32 => { type $T = f32; $body }
-            __It::F64 => { type $T = f64; $body }
-            __It::C16 => { type $T = $crate::item::C16; $body }
-            __It::I16 => { type $T = i16; $body }
-            __It::I32 => { type $T = i32; $body }
-            __It::U8 => { type $T = u8; $body }
-            __It::Cu8 => { type $T = $crate::item::Cu8; $body }
-            __It::Cs8 => { type $T = $crate::item::Cs8; $body }
+            __It::C32 => {
+                type $T = $crate::item::C32;
+                $body
+            }
+            __It::C64 => {
+                type $T = $crate::item::C64;
+                $body
+            }
+            __It::F32 => {
+                type $T = f32;
+                $body
+            }
+            __It::F64 => {
+                type $T = f64;
+                $body
+            }
+            __It::C16 => {
+                type $T = $crate::item::C16;
+                $body
+            }
+            __It::I16 => {
+                type $T = i16;
+                $body
+            }
+            __It::I32 => {
+                type $T = i32;
+                $body
+            }
+            __It::U8 => {
+                type $T = u8;
+                $body
+            }
+            __It::Cu8 => {
+                type $T = $crate::item::Cu8;
+                $body
+            }
+            __It::Cs8 => {
+                type $T = $crate::item::Cs8;
+                $body
+            }
         }
     }};
 }

@@ -40,7 +40,7 @@ pub use inventory;
 /// Everything a block author needs.
 pub mod prelude {
     pub use crate::block::{Block, BlockContext, BlockError, Flow, HealthHandle};
-    pub use crate::item::{Complex, Item, ItemType, C16, C32, C64, Cs8, Cu8};
+    pub use crate::item::{Complex, Cs8, Cu8, Item, ItemType, C16, C32, C64};
     pub use crate::message::{Message, Value};
     pub use crate::metrics::Counter;
     pub use crate::port::{MessageInput, MessageOutput, StreamInput, StreamOutput, WorkIo};

@@ -16,7 +16,12 @@ pub struct RateLimited {
 impl RateLimited {
     /// A limiter for lines about `what`, at most one per `interval`.
     pub fn new(what: impl Into<String>, interval: Duration) -> Self {
-        RateLimited { what: what.into(), interval, last_logged: None, suppressed: 0 }
+        RateLimited {
+            what: what.into(),
+            interval,
+            last_logged: None,
+            suppressed: 0,
+        }
     }
 
     /// Counts an occurrence; returns the text to log now, if it is time to log.
@@ -75,7 +80,11 @@ pub fn group_thousands(n: u64) -> String {
 
 /// Escapes bytes for a log line: printable ASCII as is, everything else as `\xNN`.
 pub fn escape_bytes(bytes: &[u8]) -> String {
-    bytes.iter().flat_map(|b| std::ascii::escape_default(*b)).map(char::from).collect()
+    bytes
+        .iter()
+        .flat_map(|b| std::ascii::escape_default(*b))
+        .map(char::from)
+        .collect()
 }
 
 #[cfg(test)]
@@ -85,7 +94,10 @@ mod tests {
     #[test]
     fn first_hit_logs_then_repeats_are_counted() {
         let mut r = RateLimited::new("malformed packet", Duration::from_secs(3600));
-        assert_eq!(r.hit("short header").as_deref(), Some("malformed packet: short header"));
+        assert_eq!(
+            r.hit("short header").as_deref(),
+            Some("malformed packet: short header")
+        );
         assert_eq!(r.hit("x"), None);
         assert_eq!(r.hit("y"), None);
         r.last_logged = Some(Instant::now() - Duration::from_secs(3601));

@@ -129,7 +129,10 @@ pub struct Message {
 impl Message {
     /// A message of `kind` with no fields.
     pub fn new(kind: impl Into<Arc<str>>) -> Self {
-        Message { kind: kind.into(), fields: Vec::new() }
+        Message {
+            kind: kind.into(),
+            fields: Vec::new(),
+        }
     }
 
     /// Adds a field (builder style).
@@ -145,13 +148,19 @@ impl Message {
 
     /// The value of the first field named `name`.
     pub fn get(&self, name: &str) -> Option<&Value> {
-        self.fields.iter().find(|(k, _)| &**k == name).map(|(_, v)| v)
+        self.fields
+            .iter()
+            .find(|(k, _)| &**k == name)
+            .map(|(_, v)| v)
     }
 
     /// One JSON object: `{"kind": ..., <fields>...}`.
     pub fn to_json(&self) -> serde_json::Value {
         let mut map = serde_json::Map::with_capacity(self.fields.len() + 1);
-        map.insert("kind".into(), serde_json::Value::String(self.kind.to_string()));
+        map.insert(
+            "kind".into(),
+            serde_json::Value::String(self.kind.to_string()),
+        );
         for (k, v) in &self.fields {
             map.insert(k.to_string(), v.to_json());
         }
@@ -175,7 +184,10 @@ mod tests {
 
     #[test]
     fn builds_displays_and_serializes() {
-        let m = Message::new("tone").with("station", "WWV").with("snr_db", 12.5).with("n", 3u32);
+        let m = Message::new("tone")
+            .with("station", "WWV")
+            .with("snr_db", 12.5)
+            .with("n", 3u32);
         assert_eq!(m.to_string(), "tone station=\"WWV\" snr_db=12.5 n=3");
         assert_eq!(m.get("n"), Some(&Value::U64(3)));
         assert_eq!(

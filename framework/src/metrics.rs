@@ -141,7 +141,13 @@ impl BlockMetrics {
             1 => Health::Degraded,
             _ => Health::Failed,
         };
-        (h, self.health_reason.lock().unwrap_or_else(|e| e.into_inner()).clone())
+        (
+            h,
+            self.health_reason
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
+        )
     }
 
     /// Sets the block's health.
@@ -164,7 +170,10 @@ impl BlockMetrics {
 
     /// The last recorded error, empty if none.
     pub fn last_error(&self) -> String {
-        self.last_error.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.last_error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// The counter named `name`, created at zero on first use.
@@ -186,17 +195,24 @@ impl BlockMetrics {
 
     /// Total items in over all stream inputs.
     pub fn total_in(&self) -> u64 {
-        self.items_in.iter().map(|a| a.load(Ordering::Relaxed)).sum()
+        self.items_in
+            .iter()
+            .map(|a| a.load(Ordering::Relaxed))
+            .sum()
     }
 
     /// Total items out over all stream outputs.
     pub fn total_out(&self) -> u64 {
-        self.items_out.iter().map(|a| a.load(Ordering::Relaxed)).sum()
+        self.items_out
+            .iter()
+            .map(|a| a.load(Ordering::Relaxed))
+            .sum()
     }
 
     /// Notes progress now.
     pub fn touch(&self) {
-        self.last_progress_ns.store(unix_now_ns() as u64, Ordering::Relaxed);
+        self.last_progress_ns
+            .store(unix_now_ns() as u64, Ordering::Relaxed);
     }
 }
 
@@ -217,7 +233,10 @@ mod tests {
         m.counter("lost").add(3);
         m.counter("lost").inc();
         m.counter("packets").inc();
-        assert_eq!(m.custom_counters(), vec![("lost".into(), 4), ("packets".into(), 1)]);
+        assert_eq!(
+            m.custom_counters(),
+            vec![("lost".into(), 4), ("packets".into(), 1)]
+        );
         m.set_health(Health::Degraded, "dropping");
         assert_eq!(m.health(), (Health::Degraded, "dropping".to_string()));
         m.set_state(BlockState::Failed);

@@ -38,7 +38,12 @@ pub struct StreamInput {
 }
 
 impl StreamInput {
-    pub(crate) fn new(name: Arc<str>, item_type: ItemType, source: InputSource, min_items: usize) -> Self {
+    pub(crate) fn new(
+        name: Arc<str>,
+        item_type: ItemType,
+        source: InputSource,
+        min_items: usize,
+    ) -> Self {
         StreamInput {
             name,
             item_type,
@@ -70,7 +75,14 @@ impl StreamInput {
     /// as that block's error.
     #[inline]
     pub fn slice<T: Item>(&self) -> &[T] {
-        assert_eq!(T::TYPE, self.item_type, "input `{}` read as {} but carries {}", self.name, T::TYPE, self.item_type);
+        assert_eq!(
+            T::TYPE,
+            self.item_type,
+            "input `{}` read as {} but carries {}",
+            self.name,
+            T::TYPE,
+            self.item_type
+        );
         let len = (self.available - self.consumed) as usize;
         if len == 0 {
             return &[];
@@ -78,7 +90,9 @@ impl StreamInput {
         // SAFETY: the window pos..pos+available is published by the writer and not
         // overwritten until we consume it; the mirrored mapping makes it contiguous; T is
         // the buffer's item type, so size and alignment match.
-        unsafe { std::slice::from_raw_parts(self.ptr_at(self.pos + self.consumed) as *const T, len) }
+        unsafe {
+            std::slice::from_raw_parts(self.ptr_at(self.pos + self.consumed) as *const T, len)
+        }
     }
 
     /// Number of unconsumed items in this call.
@@ -128,7 +142,11 @@ impl StreamInput {
     /// Consuming more than is available is clamped (and reported by a debug assertion).
     #[inline]
     pub fn consume(&mut self, n: usize) {
-        debug_assert!(n as u64 <= self.available - self.consumed, "consume({n}) beyond input `{}`", self.name);
+        debug_assert!(
+            n as u64 <= self.available - self.consumed,
+            "consume({n}) beyond input `{}`",
+            self.name
+        );
         self.consumed = (self.consumed + n as u64).min(self.available);
     }
 
@@ -244,7 +262,12 @@ pub struct StreamOutput {
 }
 
 impl StreamOutput {
-    pub(crate) fn new(name: Arc<str>, buf: Arc<StreamBuffer>, private: Vec<Arc<PrivateEdge>>, min_items: usize) -> Self {
+    pub(crate) fn new(
+        name: Arc<str>,
+        buf: Arc<StreamBuffer>,
+        private: Vec<Arc<PrivateEdge>>,
+        min_items: usize,
+    ) -> Self {
         StreamOutput {
             name,
             item_type: buf.item_type(),
@@ -258,7 +281,11 @@ impl StreamOutput {
             scratch: Vec::new(),
             pending_gap: 0,
             dropped: 0,
-            live: LiveDrop { dropping: false, high: 0.9, low: 0.5 },
+            live: LiveDrop {
+                dropping: false,
+                high: 0.9,
+                low: 0.5,
+            },
         }
     }
 
@@ -278,14 +305,23 @@ impl StreamOutput {
     /// If `T` is not the port's item type (a bug in the block; reported as its error).
     #[inline]
     pub fn slice_mut<T: Item>(&mut self) -> &mut [T] {
-        assert_eq!(T::TYPE, self.item_type, "output `{}` written as {} but carries {}", self.name, T::TYPE, self.item_type);
+        assert_eq!(
+            T::TYPE,
+            self.item_type,
+            "output `{}` written as {} but carries {}",
+            self.name,
+            T::TYPE,
+            self.item_type
+        );
         let len = (self.space - self.produced) as usize;
         if len == 0 {
             return &mut [];
         }
         // SAFETY: the writer owns pos..pos+space until it commits; mirrored mapping makes it
         // contiguous; T matches the buffer's item type.
-        unsafe { std::slice::from_raw_parts_mut(self.buf.ptr_at(self.pos + self.produced) as *mut T, len) }
+        unsafe {
+            std::slice::from_raw_parts_mut(self.buf.ptr_at(self.pos + self.produced) as *mut T, len)
+        }
     }
 
     /// Free space left in this call, in items.
@@ -301,18 +337,28 @@ impl StreamOutput {
     /// Publishes `n` items written at the start of `slice_mut()` (after the call).
     #[inline]
     pub fn produce(&mut self, n: usize) {
-        debug_assert!(n as u64 <= self.space - self.produced, "produce({n}) beyond output `{}`", self.name);
+        debug_assert!(
+            n as u64 <= self.space - self.produced,
+            "produce({n}) beyond output `{}`",
+            self.name
+        );
         self.produced = (self.produced + n as u64).min(self.space);
     }
 
     /// Tags the item at `slice_mut()[offset]` (offset may be 0 for the next item produced).
     pub fn add_tag(&mut self, offset: usize, tag: Tag) {
-        self.tags.push(ItemTag { position: self.position() + offset as u64, tag });
+        self.tags.push(ItemTag {
+            position: self.position() + offset as u64,
+            tag,
+        });
     }
 
     /// Tags an absolute position at or after the start of this call's window.
     pub fn add_tag_at(&mut self, position: u64, tag: Tag) {
-        self.tags.push(ItemTag { position: position.max(self.pos), tag });
+        self.tags.push(ItemTag {
+            position: position.max(self.pos),
+            tag,
+        });
     }
 
     /// Records `n` samples lost before the next produced item: counted as drops and
@@ -386,7 +432,10 @@ impl StreamOutput {
     pub(crate) fn commit(&mut self) -> (u64, u64) {
         let n = self.produced;
         if self.pending_gap > 0 && n > 0 {
-            self.tags.push(ItemTag { position: self.pos, tag: Tag::Gap(self.pending_gap) });
+            self.tags.push(ItemTag {
+                position: self.pos,
+                tag: Tag::Gap(self.pending_gap),
+            });
             self.pending_gap = 0;
         }
         // Tags beyond the produced range wait for a later call.
@@ -399,9 +448,11 @@ impl StreamOutput {
         }
         let mut lossy = 0;
         if !self.private.is_empty() && (n > 0 || !self.tags.is_empty()) {
-            let src = self.buf.ptr_at(self.pos) as *const u8;
+            let bytes = n as usize * self.item_type.size();
+            // SAFETY: the n items at pos were just written by this producer and stay until commit.
+            let src = unsafe { std::slice::from_raw_parts(self.buf.ptr_at(self.pos), bytes) };
             for e in &self.private {
-                lossy += e.push(src, n, self.pos, &self.tags, &mut self.scratch);
+                lossy += e.push(src, self.pos, &self.tags, &mut self.scratch);
             }
         }
         self.buf.commit(n, &mut self.tags);
@@ -414,9 +465,12 @@ impl StreamOutput {
 
     /// Runtime: the writer is done.
     pub(crate) fn finish(&mut self) {
-        let mut eos = vec![ItemTag { position: self.pos, tag: Tag::Eos }];
+        let mut eos = vec![ItemTag {
+            position: self.pos,
+            tag: Tag::Eos,
+        }];
         for e in &self.private {
-            e.push(std::ptr::null(), 0, self.pos, &eos, &mut self.scratch);
+            e.push(&[], self.pos, &eos, &mut self.scratch);
             e.finish();
         }
         self.buf.commit(0, &mut eos);
@@ -451,7 +505,12 @@ pub struct MessageOutput {
 
 impl MessageOutput {
     pub(crate) fn new(name: Arc<str>, targets: Vec<MessageTarget>) -> Self {
-        MessageOutput { name, targets, sent: 0, dropped: 0 }
+        MessageOutput {
+            name,
+            targets,
+            sent: 0,
+            dropped: 0,
+        }
     }
 
     /// The port name.
@@ -522,7 +581,11 @@ pub struct MessageInput {
 
 impl MessageInput {
     pub(crate) fn new(name: Arc<str>, rx: flume::Receiver<Message>) -> Self {
-        MessageInput { name, rx, received: 0 }
+        MessageInput {
+            name,
+            rx,
+            received: 0,
+        }
     }
 
     /// The port name.

@@ -91,19 +91,27 @@ impl Signature {
     }
 
     fn port(name: impl Into<Cow<'static, str>>, kind: PortKind) -> PortSpec {
-        PortSpec { name: name.into(), kind, min_items: 1, optional: false, variadic: false }
+        PortSpec {
+            name: name.into(),
+            kind,
+            min_items: 1,
+            optional: false,
+            variadic: false,
+        }
     }
 
     /// Adds a stream input.
     pub fn input(mut self, name: impl Into<Cow<'static, str>>, ty: impl Into<TypeSpec>) -> Self {
-        self.inputs.push(Self::port(name, PortKind::Stream(ty.into())));
+        self.inputs
+            .push(Self::port(name, PortKind::Stream(ty.into())));
         self.last_added_output = false;
         self
     }
 
     /// Adds a stream output.
     pub fn output(mut self, name: impl Into<Cow<'static, str>>, ty: impl Into<TypeSpec>) -> Self {
-        self.outputs.push(Self::port(name, PortKind::Stream(ty.into())));
+        self.outputs
+            .push(Self::port(name, PortKind::Stream(ty.into())));
         self.last_added_output = true;
         self
     }
@@ -124,7 +132,11 @@ impl Signature {
 
     /// Sets `min_items` of the port added last.
     pub fn min_items(mut self, n: usize) -> Self {
-        let port = if self.last_added_output { self.outputs.last_mut() } else { self.inputs.last_mut() };
+        let port = if self.last_added_output {
+            self.outputs.last_mut()
+        } else {
+            self.inputs.last_mut()
+        };
         if let Some(p) = port {
             p.min_items = n.max(1);
         }
@@ -194,7 +206,12 @@ impl BuildContext {
             .first()
             .or(self.output_types.first())
             .copied()
-            .ok_or_else(|| BlockError::internal(format!("block `{}` has no stream port to take a type from", self.name)))
+            .ok_or_else(|| {
+                BlockError::internal(format!(
+                    "block `{}` has no stream port to take a type from",
+                    self.name
+                ))
+            })
     }
 }
 
@@ -210,7 +227,10 @@ pub struct ParamError {
 impl ParamError {
     /// An error about `param`.
     pub fn new(param: impl Into<String>, message: impl Into<String>) -> Self {
-        ParamError { param: param.into(), message: message.into() }
+        ParamError {
+            param: param.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -324,14 +344,19 @@ impl<D: BlockDef> DynBlockDef for DefAdapter<D> {
         D::SETTABLE
     }
     fn schema(&self) -> schemars::Schema {
-        schemars::generate::SchemaSettings::draft2020_12().into_generator().into_root_schema_for::<D::Params>()
+        schemars::generate::SchemaSettings::draft2020_12()
+            .into_generator()
+            .into_root_schema_for::<D::Params>()
     }
     fn parse(&self, table: toml::Value) -> Result<Arc<dyn AnyParams>, ParseError> {
         match serde_path_to_error::deserialize::<_, D::Params>(table) {
             Ok(p) => Ok(Arc::new(Parsed::<D>(p))),
             Err(e) => {
                 let path = e.path().to_string();
-                Err(ParseError { path: if path == "." { String::new() } else { path }, message: e.into_inner().to_string() })
+                Err(ParseError {
+                    path: if path == "." { String::new() } else { path },
+                    message: e.into_inner().to_string(),
+                })
             }
         }
     }
@@ -346,7 +371,9 @@ pub struct Registration {
 impl Registration {
     /// The registration of `D` (what [`register_block!`](crate::register_block) submits).
     pub const fn of<D: BlockDef>() -> Self {
-        Registration { def: DefAdapter::<D>::INSTANCE }
+        Registration {
+            def: DefAdapter::<D>::INSTANCE,
+        }
     }
 }
 
@@ -362,12 +389,18 @@ macro_rules! register_block {
 
 /// Every registered block type, sorted by name.
 pub fn all() -> Vec<&'static dyn DynBlockDef> {
-    let mut v: Vec<_> = inventory::iter::<Registration>.into_iter().map(|r| r.def).collect();
+    let mut v: Vec<_> = inventory::iter::<Registration>
+        .into_iter()
+        .map(|r| r.def)
+        .collect();
     v.sort_by_key(|d| d.name());
     v
 }
 
 /// The block type named `name`.
 pub fn find(name: &str) -> Option<&'static dyn DynBlockDef> {
-    inventory::iter::<Registration>.into_iter().map(|r| r.def).find(|d| d.name() == name)
+    inventory::iter::<Registration>
+        .into_iter()
+        .map(|r| r.def)
+        .find(|d| d.name() == name)
 }

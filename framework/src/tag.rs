@@ -92,7 +92,9 @@ impl Tag {
 impl std::fmt::Display for Tag {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Tag::Time { ns, source } => write!(f, "time={} ({})", format_unix_ns(*ns), source.name()),
+            Tag::Time { ns, source } => {
+                write!(f, "time={} ({})", format_unix_ns(*ns), source.name())
+            }
             Tag::Rate(r) => write!(f, "rate={r} Hz"),
             Tag::Freq(x) => write!(f, "freq={x} Hz"),
             Tag::Gap(n) => write!(f, "gap={n} samples"),
@@ -144,7 +146,14 @@ pub fn civil_from_unix(secs: i64) -> (i64, u32, u32, u32, u32, u32) {
     let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
     let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
     let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d, (rem / 3600) as u32, (rem % 3600 / 60) as u32, (rem % 60) as u32)
+    (
+        y,
+        m,
+        d,
+        (rem / 3600) as u32,
+        (rem % 3600 / 60) as u32,
+        (rem % 60) as u32,
+    )
 }
 
 #[cfg(test)]
@@ -154,8 +163,14 @@ mod tests {
     #[test]
     fn formats_known_instants() {
         assert_eq!(format_unix_ns(0), "1970-01-01T00:00:00.000000000Z");
-        assert_eq!(format_unix_ns(1_765_032_240_500_000_000), "2025-12-06T14:44:00.500000000Z");
-        assert_eq!(format_unix_ns(951_782_400 * 1_000_000_000), "2000-02-29T00:00:00.000000000Z");
+        assert_eq!(
+            format_unix_ns(1_765_032_240_500_000_000),
+            "2025-12-06T14:44:00.500000000Z"
+        );
+        assert_eq!(
+            format_unix_ns(951_782_400 * 1_000_000_000),
+            "2000-02-29T00:00:00.000000000Z"
+        );
         assert_eq!(format_unix_ns(-1), "1969-12-31T23:59:59.999999999Z");
     }
 

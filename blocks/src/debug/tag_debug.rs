@@ -63,8 +63,12 @@ impl Block for TagDebug {
             self.tags.inc();
             if self.p.tags {
                 let index = input.sample_index((t.position - input.position()) as usize);
-                writeln!(out, "tag_debug[{}] position={} index={} {}", self.name, t.position, index, t.tag)
-                    .map_err(|e| BlockError::io("writing standard output", e))?;
+                writeln!(
+                    out,
+                    "tag_debug[{}] position={} index={} {}",
+                    self.name, t.position, index, t.tag
+                )
+                .map_err(|e| BlockError::io("writing standard output", e))?;
             }
         }
         input.consume(n);
@@ -74,8 +78,14 @@ impl Block for TagDebug {
         let last = *self.last_report.get_or_insert(now);
         if !self.p.interval.is_zero() && now.duration_since(last) >= self.p.interval {
             let rate = self.items_since as f64 / now.duration_since(last).as_secs_f64();
-            writeln!(out, "tag_debug[{}] {:.0} items/s, {} items in all", self.name, rate, self.items.get())
-                .map_err(|e| BlockError::io("writing standard output", e))?;
+            writeln!(
+                out,
+                "tag_debug[{}] {:.0} items/s, {} items in all",
+                self.name,
+                rate,
+                self.items.get()
+            )
+            .map_err(|e| BlockError::io("writing standard output", e))?;
             self.items_since = 0;
             self.last_report = Some(now);
         }
@@ -89,14 +99,18 @@ pub struct TagDebugDef;
 impl BlockDef for TagDebugDef {
     type Params = TagDebugParams;
     const NAME: &'static str = "tag_debug";
-    const SUMMARY: &'static str = "Probe: prints every stream tag and the item rate (any item type).";
-    const DOC: &'static str = "Input `in` (T). Prints `tag_debug[NAME] position=P index=I TAG` for \
+    const SUMMARY: &'static str =
+        "Probe: prints every stream tag and the item rate (any item type).";
+    const DOC: &'static str =
+        "Input `in` (T). Prints `tag_debug[NAME] position=P index=I TAG` for \
         every tag (position in the stream, sample index counting gaps) and the item rate every \
         `interval`, to standard output. Consumes everything; counters `items` and `tags`.";
     const EXAMPLE: &'static str = "tags = true\ninterval = \"1s\"";
 
     fn signature(_: &TagDebugParams) -> Signature {
-        Signature::new().input("in", TypeSpec::Generic).manual_tags()
+        Signature::new()
+            .input("in", TypeSpec::Generic)
+            .manual_tags()
     }
 
     fn build(p: &TagDebugParams, _: &BuildContext) -> Result<Box<dyn Block>, BlockError> {

@@ -47,7 +47,8 @@ pub struct FileSink {
 impl FileSink {
     fn sync(&mut self) -> Result<(), BlockError> {
         if let Some(f) = &self.file {
-            f.sync_data().map_err(|e| BlockError::io(format!("syncing {}", self.p.path.display()), e))?;
+            f.sync_data()
+                .map_err(|e| BlockError::io(format!("syncing {}", self.p.path.display()), e))?;
         }
         self.clock.synced();
         Ok(())
@@ -56,7 +57,11 @@ impl FileSink {
 
 impl Block for FileSink {
     fn start(&mut self, ctx: &BlockContext) -> Result<(), BlockError> {
-        let restarted = ctx.metrics().restarts.load(std::sync::atomic::Ordering::Relaxed) > 0;
+        let restarted = ctx
+            .metrics()
+            .restarts
+            .load(std::sync::atomic::Ordering::Relaxed)
+            > 0;
         let mut o = OpenOptions::new();
         o.write(true);
         match (self.p.mode, restarted) {
@@ -64,7 +69,9 @@ impl Block for FileSink {
             (FileMode::Overwrite, false) => o.truncate(true).create(true),
             (FileMode::CreateNew, false) => o.create_new(true),
         };
-        let f = o.open(&self.p.path).map_err(|e| BlockError::io(format!("opening {}", self.p.path.display()), e))?;
+        let f = o
+            .open(&self.p.path)
+            .map_err(|e| BlockError::io(format!("opening {}", self.p.path.display()), e))?;
         self.file = Some(f);
         self.bytes = ctx.counter("bytes");
         Ok(())
@@ -75,7 +82,8 @@ impl Block for FileSink {
         let n = input.len();
         let bytes = dispatch_item_type!(input.item_type(), T => bytemuck::cast_slice::<T, u8>(input.slice::<T>()));
         if let Some(f) = self.file.as_mut() {
-            f.write_all(bytes).map_err(|e| BlockError::io(format!("writing {}", self.p.path.display()), e))?;
+            f.write_all(bytes)
+                .map_err(|e| BlockError::io(format!("writing {}", self.p.path.display()), e))?;
         }
         self.bytes.add(bytes.len() as u64);
         input.consume(n);
@@ -98,7 +106,8 @@ pub struct FileSinkDef;
 impl BlockDef for FileSinkDef {
     type Params = FileSinkParams;
     const NAME: &'static str = "file_sink";
-    const SUMMARY: &'static str = "Writes a stream to a raw file of items (numpy/GNU Radio compatible).";
+    const SUMMARY: &'static str =
+        "Writes a stream to a raw file of items (numpy/GNU Radio compatible).";
     const DOC: &'static str = "Input `in` (T). Appends items to `path` as raw little-endian data \
         with no header, readable with `numpy.fromfile(path, dtype)` or GNU Radio's file source. \
         Durability: every item consumed has been handed to the kernel (survives kill -9); `fsync` \
@@ -106,11 +115,19 @@ impl BlockDef for FileSinkDef {
     const EXAMPLE: &'static str = "path = \"out.c32\"\nmode = \"overwrite\"\nfsync = \"1s\"";
 
     fn signature(_: &FileSinkParams) -> Signature {
-        Signature::new().input("in", TypeSpec::Generic).blocking().manual_tags()
+        Signature::new()
+            .input("in", TypeSpec::Generic)
+            .blocking()
+            .manual_tags()
     }
 
     fn build(p: &FileSinkParams, _: &BuildContext) -> Result<Box<dyn Block>, BlockError> {
-        Ok(Box::new(FileSink { p: p.clone(), file: None, clock: SyncClock::new(p.fsync), bytes: Counter::default() }))
+        Ok(Box::new(FileSink {
+            p: p.clone(),
+            file: None,
+            clock: SyncClock::new(p.fsync),
+            bytes: Counter::default(),
+        }))
     }
 }
 
@@ -129,14 +146,23 @@ mod tests {
     fn writes_raw_items_and_appends_when_asked() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("out.c16");
-        let data: Vec<C16> = (0..50_000).map(|i| C16::new(i as i16, (i as i16).wrapping_neg())).collect();
-        let mut h = Harness::of::<FileSinkDef>(params(&path, "fsync = \"always\""), &[ItemType::C16]).unwrap();
+        let data: Vec<C16> = (0..50_000)
+            .map(|i| C16::new(i as i16, (i as i16).wrapping_neg()))
+            .collect();
+        let mut h =
+            Harness::of::<FileSinkDef>(params(&path, "fsync = \"always\""), &[ItemType::C16])
+                .unwrap();
         h.push_input(0, &data);
         h.run_to_end().unwrap();
-        assert_eq!(std::fs::read(&path).unwrap(), bytemuck::cast_slice::<C16, u8>(&data));
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            bytemuck::cast_slice::<C16, u8>(&data)
+        );
         assert_eq!(h.counter("bytes"), 200_000);
 
-        let mut h = Harness::of::<FileSinkDef>(params(&path, "mode = \"append\""), &[ItemType::C16]).unwrap();
+        let mut h =
+            Harness::of::<FileSinkDef>(params(&path, "mode = \"append\""), &[ItemType::C16])
+                .unwrap();
         h.push_input(0, &data[..10]);
         h.run_to_end().unwrap();
         assert_eq!(std::fs::metadata(&path).unwrap().len(), 200_040);
@@ -147,10 +173,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("exists.f32");
         std::fs::write(&path, b"keep").unwrap();
-        let mut h = Harness::of::<FileSinkDef>(params(&path, "mode = \"create_new\""), &[ItemType::F32]).unwrap();
+        let mut h =
+            Harness::of::<FileSinkDef>(params(&path, "mode = \"create_new\""), &[ItemType::F32])
+                .unwrap();
         h.push_input(0, &[1.0f32]);
         h.run_to_end().unwrap();
-        assert!(h.metrics().last_error().contains("File exists"), "{}", h.metrics().last_error());
+        assert!(
+            h.metrics().last_error().contains("File exists"),
+            "{}",
+            h.metrics().last_error()
+        );
         assert_eq!(std::fs::read(&path).unwrap(), b"keep");
     }
 }

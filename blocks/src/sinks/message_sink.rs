@@ -33,13 +33,18 @@ impl MessageSink {
     fn flush(&mut self, sync: bool) -> Result<(), BlockError> {
         let path = self.p.path.clone().unwrap_or_default();
         if let Some(w) = self.out.as_mut() {
-            w.flush().map_err(|e| BlockError::io(format!("writing {}", path.display()), e))?;
+            w.flush()
+                .map_err(|e| BlockError::io(format!("writing {}", path.display()), e))?;
             if sync {
-                w.get_ref().sync_data().map_err(|e| BlockError::io(format!("syncing {}", path.display()), e))?;
+                w.get_ref()
+                    .sync_data()
+                    .map_err(|e| BlockError::io(format!("syncing {}", path.display()), e))?;
                 self.clock.synced();
             }
         } else {
-            std::io::stdout().flush().map_err(|e| BlockError::io("writing standard output", e))?;
+            std::io::stdout()
+                .flush()
+                .map_err(|e| BlockError::io("writing standard output", e))?;
         }
         Ok(())
     }
@@ -63,7 +68,8 @@ impl Block for MessageSink {
         let mut wrote = false;
         while let Some(m) = io.msg_in[0].recv() {
             self.line.clear();
-            serde_json::to_writer(&mut self.line, &m.to_json()).map_err(|e| BlockError::data(format!("encoding a message: {e}")))?;
+            serde_json::to_writer(&mut self.line, &m.to_json())
+                .map_err(|e| BlockError::data(format!("encoding a message: {e}")))?;
             self.line.push(b'\n');
             match self.out.as_mut() {
                 Some(w) => w.write_all(&self.line),
@@ -102,7 +108,13 @@ impl BlockDef for MessageSinkDef {
     }
 
     fn build(p: &MessageSinkParams, _: &BuildContext) -> Result<Box<dyn Block>, BlockError> {
-        Ok(Box::new(MessageSink { p: p.clone(), out: None, clock: SyncClock::new(p.fsync), count: Counter::default(), line: Vec::new() }))
+        Ok(Box::new(MessageSink {
+            p: p.clone(),
+            out: None,
+            clock: SyncClock::new(p.fsync),
+            count: Counter::default(),
+            line: Vec::new(),
+        }))
     }
 }
 
@@ -117,10 +129,21 @@ mod tests {
     fn appends_one_json_object_per_message() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("m.jsonl");
-        let p = MessageSinkParams { path: Some(path.clone()), fsync: FsyncPolicy::Always };
+        let p = MessageSinkParams {
+            path: Some(path.clone()),
+            fsync: FsyncPolicy::Always,
+        };
         let mut h = Harness::of::<MessageSinkDef>(p, &[]).unwrap();
-        h.push_message(0, Message::new("tone").with("station", "WWV").with("d_clock_ms", 0.25));
-        h.push_message(0, Message::new("tone").with("station", "CHU").with("n", 3u64));
+        h.push_message(
+            0,
+            Message::new("tone")
+                .with("station", "WWV")
+                .with("d_clock_ms", 0.25),
+        );
+        h.push_message(
+            0,
+            Message::new("tone").with("station", "CHU").with("n", 3u64),
+        );
         h.run_to_end().unwrap();
         assert_eq!(
             std::fs::read_to_string(&path).unwrap(),

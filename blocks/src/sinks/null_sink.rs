@@ -29,7 +29,9 @@ impl BlockDef for NullSinkDef {
     const EXAMPLE: &'static str = "";
 
     fn signature(_: &NullSinkParams) -> Signature {
-        Signature::new().input("in", TypeSpec::Generic).manual_tags()
+        Signature::new()
+            .input("in", TypeSpec::Generic)
+            .manual_tags()
     }
 
     fn build(_: &NullSinkParams, _: &BuildContext) -> Result<Box<dyn Block>, BlockError> {

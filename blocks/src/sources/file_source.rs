@@ -44,15 +44,22 @@ pub struct FileSource {
 
 impl Block for FileSource {
     fn start(&mut self, _: &BlockContext) -> Result<(), BlockError> {
-        let f = File::open(&self.p.path).map_err(|e| BlockError::io(format!("opening {}", self.p.path.display()), e))?;
-        let len = f.metadata().map_err(|e| BlockError::io(format!("reading size of {}", self.p.path.display()), e))?.len();
+        let f = File::open(&self.p.path)
+            .map_err(|e| BlockError::io(format!("opening {}", self.p.path.display()), e))?;
+        let len = f
+            .metadata()
+            .map_err(|e| BlockError::io(format!("reading size of {}", self.p.path.display()), e))?
+            .len();
         self.total_items = len / self.item_size as u64;
         if len % self.item_size as u64 != 0 {
             tracing::warn!(path = %self.p.path.display(), bytes = len % self.item_size as u64,
                 "file ends with a partial {} item, which is ignored", self.p.item);
         }
         if self.p.repeat && self.total_items == 0 {
-            return Err(BlockError::config(format!("{} holds no complete item to repeat", self.p.path.display())));
+            return Err(BlockError::config(format!(
+                "{} holds no complete item to repeat",
+                self.p.path.display()
+            )));
         }
         self.file = Some(f);
         Ok(())
@@ -73,12 +80,17 @@ impl Block for FileSource {
             if due <= self.produced {
                 // Sleep until 10 ms worth of items is due, then produce them.
                 let next = self.produced + ((rate * 0.01) as u64).max(1);
-                std::thread::sleep((start + Duration::from_secs_f64(next as f64 / rate)).saturating_duration_since(Instant::now()));
+                std::thread::sleep(
+                    (start + Duration::from_secs_f64(next as f64 / rate))
+                        .saturating_duration_since(Instant::now()),
+                );
                 due = (start.elapsed().as_secs_f64() * rate) as u64;
             }
             n = n.min(usize::try_from(due.saturating_sub(self.produced)).unwrap_or(usize::MAX));
         }
-        let Some(file) = self.file.as_mut() else { return Ok(Flow::Done) };
+        let Some(file) = self.file.as_mut() else {
+            return Ok(Flow::Done);
+        };
         let bytes = dispatch_item_type!(out.item_type(), T => {
             bytemuck::cast_slice_mut::<T, u8>(&mut out.slice_mut::<T>()[..n])
         });
@@ -86,14 +98,21 @@ impl Block for FileSource {
         while filled < bytes.len() {
             match file.read(&mut bytes[filled..]) {
                 Ok(0) if self.p.repeat => {
-                    file.seek(SeekFrom::Start(0)).map_err(|e| BlockError::io(format!("rewinding {}", self.p.path.display()), e))?;
+                    file.seek(SeekFrom::Start(0)).map_err(|e| {
+                        BlockError::io(format!("rewinding {}", self.p.path.display()), e)
+                    })?;
                     // Drop a trailing partial item so items stay aligned across the restart.
                     filled -= filled % self.item_size;
                 }
                 Ok(0) => break,
                 Ok(k) => filled += k,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(BlockError::io(format!("reading {}", self.p.path.display()), e)),
+                Err(e) => {
+                    return Err(BlockError::io(
+                        format!("reading {}", self.p.path.display()),
+                        e,
+                    ))
+                }
             }
         }
         let items = filled / self.item_size;
@@ -109,7 +128,9 @@ impl Block for FileSource {
         if self.p.repeat {
             None
         } else {
-            std::fs::metadata(&self.p.path).ok().map(|m| m.len() / self.item_size as u64)
+            std::fs::metadata(&self.p.path)
+                .ok()
+                .map(|m| m.len() / self.item_size as u64)
         }
     }
 }
@@ -120,12 +141,14 @@ pub struct FileSourceDef;
 impl BlockDef for FileSourceDef {
     type Params = FileSourceParams;
     const NAME: &'static str = "file_source";
-    const SUMMARY: &'static str = "Plays back a raw file of items, optionally repeating and real-time.";
+    const SUMMARY: &'static str =
+        "Plays back a raw file of items, optionally repeating and real-time.";
     const DOC: &'static str = "Output `out` (`item`). Reads the file as consecutive items with no \
         header (GNU Radio's file format; numpy's `tofile`). A trailing partial item is ignored with \
         a warning. `repeat` loops forever; `throttle` paces the output at `sample_rate` items per \
         second. Relative paths are relative to the working directory.";
-    const EXAMPLE: &'static str = "path = \"recording.c32\"\nitem = \"c32\"\nsample_rate = 20000.0\nthrottle = false";
+    const EXAMPLE: &'static str =
+        "path = \"recording.c32\"\nitem = \"c32\"\nsample_rate = 20000.0\nthrottle = false";
 
     fn signature(p: &FileSourceParams) -> Signature {
         Signature::new().output("out", p.item).blocking()
@@ -134,10 +157,16 @@ impl BlockDef for FileSourceDef {
     fn validate(p: &FileSourceParams) -> Vec<ParamError> {
         let mut e = Vec::new();
         if p.throttle && p.sample_rate.is_none() {
-            e.push(ParamError::new("throttle", "needs `sample_rate` to know the pace"));
+            e.push(ParamError::new(
+                "throttle",
+                "needs `sample_rate` to know the pace",
+            ));
         }
         if p.sample_rate.is_some_and(|r| !(r.is_finite() && r > 0.0)) {
-            e.push(ParamError::new("sample_rate", "must be a positive number of samples per second"));
+            e.push(ParamError::new(
+                "sample_rate",
+                "must be a positive number of samples per second",
+            ));
         }
         e
     }
@@ -173,10 +202,18 @@ mod tests {
         let mut bytes = bytemuck::cast_slice::<f32, u8>(&data).to_vec();
         bytes.extend_from_slice(&[1, 2]);
         std::fs::write(&path, bytes).unwrap();
-        let mut h = Harness::of::<FileSourceDef>(params(&path, "item = \"f32\"\nsample_rate = 10.0"), &[]).unwrap();
+        let mut h =
+            Harness::of::<FileSourceDef>(params(&path, "item = \"f32\"\nsample_rate = 10.0"), &[])
+                .unwrap();
         assert!(h.run());
         assert_eq!(h.output::<f32>(0), data);
-        assert_eq!(h.output_tags(0)[0], ItemTag { position: 0, tag: Tag::Rate(10.0) });
+        assert_eq!(
+            h.output_tags(0)[0],
+            ItemTag {
+                position: 0,
+                tag: Tag::Rate(10.0)
+            }
+        );
     }
 
     #[test]
@@ -184,20 +221,36 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.cu8");
         std::fs::write(&path, [1u8, 2, 3, 4, 5]).unwrap();
-        let mut h = Harness::of::<FileSourceDef>(params(&path, "item = \"cu8\"\nrepeat = true"), &[]).unwrap();
+        let mut h =
+            Harness::of::<FileSourceDef>(params(&path, "item = \"cu8\"\nrepeat = true"), &[])
+                .unwrap();
         h.run_for(Duration::from_millis(20));
         let out = h.output::<Cu8>(0);
         assert!(out.len() > 10);
         for (i, x) in out.iter().enumerate() {
-            let want = if i % 2 == 0 { Cu8::new(1, 2) } else { Cu8::new(3, 4) };
+            let want = if i % 2 == 0 {
+                Cu8::new(1, 2)
+            } else {
+                Cu8::new(3, 4)
+            };
             assert_eq!(*x, want, "item {i}");
         }
     }
 
     #[test]
     fn missing_file_is_an_error_naming_the_path() {
-        let mut h = Harness::of::<FileSourceDef>(params(std::path::Path::new("/nonexistent/x.c32"), ""), &[]).unwrap();
+        let mut h = Harness::of::<FileSourceDef>(
+            params(std::path::Path::new("/nonexistent/x.c32"), ""),
+            &[],
+        )
+        .unwrap();
         assert!(h.run());
-        assert!(h.metrics().last_error().starts_with("opening /nonexistent/x.c32:"), "{}", h.metrics().last_error());
+        assert!(
+            h.metrics()
+                .last_error()
+                .starts_with("opening /nonexistent/x.c32:"),
+            "{}",
+            h.metrics().last_error()
+        );
     }
 }

@@ -44,7 +44,9 @@ impl BlockDef for NullSourceDef {
     }
 
     fn build(p: &NullSourceParams, _: &BuildContext) -> Result<Box<dyn Block>, BlockError> {
-        Ok(dispatch_item_type!(p.item, T => Box::new(NullSource::<T>(Default::default())) as Box<dyn Block>))
+        Ok(
+            dispatch_item_type!(p.item, T => Box::new(NullSource::<T>(Default::default())) as Box<dyn Block>),
+        )
     }
 }
 
@@ -57,7 +59,13 @@ mod tests {
 
     #[test]
     fn produces_zeros_until_stopped() {
-        let mut h = Harness::of::<NullSourceDef>(NullSourceParams { item: ItemType::Cu8 }, &[]).unwrap();
+        let mut h = Harness::of::<NullSourceDef>(
+            NullSourceParams {
+                item: ItemType::Cu8,
+            },
+            &[],
+        )
+        .unwrap();
         assert!(!h.run_for(std::time::Duration::from_millis(20)));
         let out = h.output::<Cu8>(0);
         assert!(out.len() > 1000);

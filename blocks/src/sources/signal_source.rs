@@ -101,7 +101,10 @@ impl SignalSource {
         };
         self.n += 1;
         if self.p.noise > 0.0 {
-            (re + self.p.noise * self.gauss(), im + self.p.noise * self.gauss())
+            (
+                re + self.p.noise * self.gauss(),
+                im + self.p.noise * self.gauss(),
+            )
         } else {
             (re, im)
         }
@@ -158,8 +161,10 @@ pub struct SignalSourceDef;
 impl BlockDef for SignalSourceDef {
     type Params = SignalSourceParams;
     const NAME: &'static str = "signal_source";
-    const SUMMARY: &'static str = "Generates a tone, noise, a constant or a square wave (c32 or f32).";
-    const DOC: &'static str = "Output `out` (`item`: c32 or f32). Tags `rate` on the first item. A \
+    const SUMMARY: &'static str =
+        "Generates a tone, noise, a constant or a square wave (c32 or f32).";
+    const DOC: &'static str =
+        "Output `out` (`item`: c32 or f32). Tags `rate` on the first item. A \
         complex tone is `amplitude·e^{j2πf·n/rate}`; a real one its real part. `noise` adds \
         Gaussian noise of that standard deviation (per component). With `items` the stream ends \
         after that many items (and `flow run` shows progress), otherwise it runs until stopped.";
@@ -172,13 +177,22 @@ impl BlockDef for SignalSourceDef {
     fn validate(p: &SignalSourceParams) -> Vec<ParamError> {
         let mut e = Vec::new();
         if !matches!(p.item, ItemType::C32 | ItemType::F32) {
-            e.push(ParamError::new("item", format!("must be c32 or f32, not {}", p.item)));
+            e.push(ParamError::new(
+                "item",
+                format!("must be c32 or f32, not {}", p.item),
+            ));
         }
         if !(p.sample_rate.is_finite() && p.sample_rate > 0.0) {
-            e.push(ParamError::new("sample_rate", "must be a positive number of samples per second"));
+            e.push(ParamError::new(
+                "sample_rate",
+                "must be a positive number of samples per second",
+            ));
         }
         if p.noise < 0.0 || !p.noise.is_finite() {
-            e.push(ParamError::new("noise", "must be a non-negative standard deviation"));
+            e.push(ParamError::new(
+                "noise",
+                "must be a non-negative standard deviation",
+            ));
         }
         e
     }
@@ -216,10 +230,22 @@ mod tests {
         assert_eq!(out.len(), 100_000);
         for (n, x) in out.iter().enumerate() {
             let ph = std::f64::consts::TAU * 1000.0 * n as f64 / 8000.0;
-            assert!((f64::from(x.re) - 2.0 * ph.cos()).abs() < 1e-4, "sample {n}");
-            assert!((f64::from(x.im) - 2.0 * ph.sin()).abs() < 1e-4, "sample {n}");
+            assert!(
+                (f64::from(x.re) - 2.0 * ph.cos()).abs() < 1e-4,
+                "sample {n}"
+            );
+            assert!(
+                (f64::from(x.im) - 2.0 * ph.sin()).abs() < 1e-4,
+                "sample {n}"
+            );
         }
-        assert_eq!(h.output_tags(0)[0], ItemTag { position: 0, tag: Tag::Rate(8000.0) });
+        assert_eq!(
+            h.output_tags(0)[0],
+            ItemTag {
+                position: 0,
+                tag: Tag::Rate(8000.0)
+            }
+        );
     }
 
     #[test]
@@ -235,6 +261,9 @@ mod tests {
     #[test]
     fn rejects_unsupported_item_type() {
         let e = SignalSourceDef::validate(&params("item = \"u8\""));
-        assert_eq!(e, vec![ParamError::new("item", "must be c32 or f32, not u8")]);
+        assert_eq!(
+            e,
+            vec![ParamError::new("item", "must be c32 or f32, not u8")]
+        );
     }
 }

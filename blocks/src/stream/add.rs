@@ -46,7 +46,14 @@ impl<T: Summable> Block for Add<T> {
 /// Registration of `add`.
 pub struct AddDef;
 
-const TYPES: &[ItemType] = &[ItemType::F32, ItemType::F64, ItemType::C32, ItemType::C64, ItemType::I16, ItemType::I32];
+const TYPES: &[ItemType] = &[
+    ItemType::F32,
+    ItemType::F64,
+    ItemType::C32,
+    ItemType::C64,
+    ItemType::I16,
+    ItemType::I32,
+];
 
 impl BlockDef for AddDef {
     type Params = AddParams;

@@ -20,12 +20,19 @@ impl<T: Item> Block for Head<T> {
     fn work(&mut self, io: &mut WorkIo) -> Result<Flow, BlockError> {
         let input = io.inputs[0].slice::<T>();
         let output = io.outputs[0].slice_mut::<T>();
-        let n = input.len().min(output.len()).min(self.left.try_into().unwrap_or(usize::MAX));
+        let n = input
+            .len()
+            .min(output.len())
+            .min(self.left.try_into().unwrap_or(usize::MAX));
         output[..n].copy_from_slice(&input[..n]);
         io.inputs[0].consume(n);
         io.outputs[0].produce(n);
         self.left -= n as u64;
-        Ok(if self.left == 0 { Flow::Done } else { Flow::Continue })
+        Ok(if self.left == 0 {
+            Flow::Done
+        } else {
+            Flow::Continue
+        })
     }
 
     fn expected_items(&self) -> Option<u64> {
@@ -45,11 +52,15 @@ impl BlockDef for HeadDef {
     const EXAMPLE: &'static str = "items = 1000000";
 
     fn signature(_: &HeadParams) -> Signature {
-        Signature::new().input("in", TypeSpec::Generic).output("out", TypeSpec::Generic)
+        Signature::new()
+            .input("in", TypeSpec::Generic)
+            .output("out", TypeSpec::Generic)
     }
 
     fn build(p: &HeadParams, ctx: &BuildContext) -> Result<Box<dyn Block>, BlockError> {
-        Ok(dispatch_item_type!(ctx.generic_type()?, T => Box::new(Head::<T> { left: p.items, _t: Default::default() }) as Box<dyn Block>))
+        Ok(
+            dispatch_item_type!(ctx.generic_type()?, T => Box::new(Head::<T> { left: p.items, _t: Default::default() }) as Box<dyn Block>),
+        )
     }
 }
 
@@ -67,6 +78,9 @@ mod tests {
         h.push_input(0, &data);
         assert!(h.run(), "head finishes by itself");
         assert_eq!(h.output::<f32>(0), data[..1234]);
-        assert!(h.output_tags(0).iter().any(|t| t.tag == Tag::Eos && t.position == 1234));
+        assert!(h
+            .output_tags(0)
+            .iter()
+            .any(|t| t.tag == Tag::Eos && t.position == 1234));
     }
 }

@@ -53,7 +53,10 @@ impl BlockDef for MultiplyConstDef {
     const EXAMPLE: &'static str = "constant = 0.5";
 
     fn signature(_: &MultiplyConstParams) -> Signature {
-        Signature::new().input("in", TypeSpec::Generic).output("out", TypeSpec::Generic).generic_types(TYPES)
+        Signature::new()
+            .input("in", TypeSpec::Generic)
+            .output("out", TypeSpec::Generic)
+            .generic_types(TYPES)
     }
 
     fn build(p: &MultiplyConstParams, ctx: &BuildContext) -> Result<Box<dyn Block>, BlockError> {
@@ -63,14 +66,24 @@ impl BlockDef for MultiplyConstDef {
         };
         let t = ctx.generic_type()?;
         if im != 0.0 && !t.is_complex() {
-            return Err(BlockError::config(format!("a complex constant needs a complex stream, not {t}")));
+            return Err(BlockError::config(format!(
+                "a complex constant needs a complex stream, not {t}"
+            )));
         }
         Ok(match t {
             ItemType::F32 => Box::new(MultiplyConst { k: re as f32 }),
             ItemType::F64 => Box::new(MultiplyConst { k: re }),
-            ItemType::C32 => Box::new(MultiplyConst { k: C32::new(re as f32, im as f32) }),
-            ItemType::C64 => Box::new(MultiplyConst { k: C64::new(re, im) }),
-            other => return Err(BlockError::config(format!("multiply_const does not take {other}"))),
+            ItemType::C32 => Box::new(MultiplyConst {
+                k: C32::new(re as f32, im as f32),
+            }),
+            ItemType::C64 => Box::new(MultiplyConst {
+                k: C64::new(re, im),
+            }),
+            other => {
+                return Err(BlockError::config(format!(
+                    "multiply_const does not take {other}"
+                )))
+            }
         })
     }
 }
@@ -84,13 +97,20 @@ mod tests {
 
     #[test]
     fn multiplies_real_and_complex() {
-        let p = MultiplyConstParams { constant: Constant::Complex([0.0, 1.0]) };
+        let p = MultiplyConstParams {
+            constant: Constant::Complex([0.0, 1.0]),
+        };
         let mut h = Harness::of::<MultiplyConstDef>(p, &[ItemType::C32]).unwrap();
         h.push_input(0, &[C32::new(1.0, 0.0), C32::new(0.0, 2.0)]);
         h.run_to_end().unwrap();
-        assert_eq!(h.output::<C32>(0), vec![C32::new(0.0, 1.0), C32::new(-2.0, 0.0)]);
+        assert_eq!(
+            h.output::<C32>(0),
+            vec![C32::new(0.0, 1.0), C32::new(-2.0, 0.0)]
+        );
 
-        let p = MultiplyConstParams { constant: Constant::Real(-3.0) };
+        let p = MultiplyConstParams {
+            constant: Constant::Real(-3.0),
+        };
         let mut h = Harness::of::<MultiplyConstDef>(p, &[ItemType::F32]).unwrap();
         h.push_input(0, &[1.0f32, 2.0]);
         h.run_to_end().unwrap();
@@ -99,8 +119,15 @@ mod tests {
 
     #[test]
     fn complex_constant_on_real_stream_is_a_config_error() {
-        let p = MultiplyConstParams { constant: Constant::Complex([0.0, 1.0]) };
-        let err = Harness::of::<MultiplyConstDef>(p, &[ItemType::F32]).err().unwrap();
-        assert_eq!(err.to_string(), "building the block: a complex constant needs a complex stream, not f32");
+        let p = MultiplyConstParams {
+            constant: Constant::Complex([0.0, 1.0]),
+        };
+        let err = Harness::of::<MultiplyConstDef>(p, &[ItemType::F32])
+            .err()
+            .unwrap();
+        assert_eq!(
+            err.to_string(),
+            "building the block: a complex constant needs a complex stream, not f32"
+        );
     }
 }

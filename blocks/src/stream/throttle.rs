@@ -51,26 +51,38 @@ impl BlockDef for ThrottleDef {
     type Params = ThrottleParams;
     const NAME: &'static str = "throttle";
     const SUMMARY: &'static str = "Limits the item rate (for simulations and file playback).";
-    const DOC: &'static str = "Input `in` (T), output `out` (T). Lets items through at `rate` items \
+    const DOC: &'static str =
+        "Input `in` (T), output `out` (T). Lets items through at `rate` items \
         per second on average, sleeping on its own thread. Not for live sources, which are paced \
         by their hardware.";
     const EXAMPLE: &'static str = "rate = 20000.0";
 
     fn signature(_: &ThrottleParams) -> Signature {
-        Signature::new().input("in", TypeSpec::Generic).output("out", TypeSpec::Generic).blocking()
+        Signature::new()
+            .input("in", TypeSpec::Generic)
+            .output("out", TypeSpec::Generic)
+            .blocking()
     }
 
     fn validate(p: &ThrottleParams) -> Vec<ParamError> {
         if p.rate.is_finite() && p.rate > 0.0 {
             vec![]
         } else {
-            vec![ParamError::new("rate", format!("must be a positive number of items per second, not {}", p.rate))]
+            vec![ParamError::new(
+                "rate",
+                format!(
+                    "must be a positive number of items per second, not {}",
+                    p.rate
+                ),
+            )]
         }
     }
 
     fn build(p: &ThrottleParams, ctx: &BuildContext) -> Result<Box<dyn Block>, BlockError> {
         let rate = p.rate;
-        Ok(dispatch_item_type!(ctx.generic_type()?, T => Box::new(Throttle::<T> { rate, start: None, passed: 0, _t: Default::default() }) as Box<dyn Block>))
+        Ok(
+            dispatch_item_type!(ctx.generic_type()?, T => Box::new(Throttle::<T> { rate, start: None, passed: 0, _t: Default::default() }) as Box<dyn Block>),
+        )
     }
 }
 
@@ -83,18 +95,26 @@ mod tests {
 
     #[test]
     fn passes_everything_no_faster_than_the_rate() {
-        let mut h = Harness::of::<ThrottleDef>(ThrottleParams { rate: 100_000.0 }, &[ItemType::U8]).unwrap();
+        let mut h = Harness::of::<ThrottleDef>(ThrottleParams { rate: 100_000.0 }, &[ItemType::U8])
+            .unwrap();
         let data = vec![5u8; 20_000];
         h.push_input(0, &data);
         let t0 = Instant::now();
         h.run_to_end().unwrap();
         assert_eq!(h.output::<u8>(0), data);
         // 20 000 items at 100 000/s cannot take less than 0.2 s.
-        assert!(t0.elapsed() >= Duration::from_millis(190), "{:?}", t0.elapsed());
+        assert!(
+            t0.elapsed() >= Duration::from_millis(190),
+            "{:?}",
+            t0.elapsed()
+        );
     }
 
     #[test]
     fn rejects_non_positive_rate() {
-        assert_eq!(ThrottleDef::validate(&ThrottleParams { rate: 0.0 })[0].param, "rate");
+        assert_eq!(
+            ThrottleDef::validate(&ThrottleParams { rate: 0.0 })[0].param,
+            "rate"
+        );
     }
 }

@@ -79,7 +79,10 @@ pub struct SyncClock {
 impl SyncClock {
     /// A clock for `policy`.
     pub fn new(policy: FsyncPolicy) -> Self {
-        SyncClock { policy, dirty_since: None }
+        SyncClock {
+            policy,
+            dirty_since: None,
+        }
     }
 
     /// Notes a write; returns true if a sync is due now.
@@ -114,9 +117,17 @@ mod tests {
     #[test]
     fn parses_policies_and_rejects_nonsense() {
         assert_eq!("always".parse(), Ok(FsyncPolicy::Always));
-        assert_eq!("250ms".parse(), Ok(FsyncPolicy::Interval(Duration::from_millis(250))));
+        assert_eq!(
+            "250ms".parse(),
+            Ok(FsyncPolicy::Interval(Duration::from_millis(250)))
+        );
         let e = "sometimes".parse::<FsyncPolicy>().unwrap_err();
-        assert!(e.starts_with("fsync must be \"always\", \"never\" or an interval like \"1s\" (sometimes:"), "{e}");
+        assert!(
+            e.starts_with(
+                "fsync must be \"always\", \"never\" or an interval like \"1s\" (sometimes:"
+            ),
+            "{e}"
+        );
     }
 
     #[test]

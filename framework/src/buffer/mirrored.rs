@@ -81,7 +81,10 @@ impl MirroredMemory {
         // SAFETY: fd is ours; the mappings keep the memory alive after it is closed.
         unsafe { libc::close(fd) };
         let base = result?;
-        Ok(MirroredMemory { base: NonNull::new(base).ok_or_else(io::Error::last_os_error)?, len })
+        Ok(MirroredMemory {
+            base: NonNull::new(base).ok_or_else(io::Error::last_os_error)?,
+            len,
+        })
     }
 
     /// Length of one view in bytes.
@@ -127,7 +130,11 @@ fn anonymous_fd(len: usize) -> io::Result<libc::c_int> {
 #[cfg(not(target_os = "linux"))]
 fn tempfile_in_tmp() -> io::Result<std::fs::File> {
     let path = std::env::temp_dir().join(format!("flow-buffer-{}-{:p}", std::process::id(), &0u8));
-    let f = std::fs::OpenOptions::new().read(true).write(true).create_new(true).open(&path)?;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&path)?;
     std::fs::remove_file(&path)?;
     Ok(f)
 }

@@ -54,7 +54,12 @@ impl PrivateEdge {
     /// Wraps a single-reader buffer.
     pub fn new(buf: StreamBuffer, policy: DropPolicy) -> Self {
         debug_assert_eq!(buf.reader_count(), 1);
-        PrivateEdge { buf, policy, state: Mutex::new(EdgeState::default()), dropped: AtomicU64::new(0) }
+        PrivateEdge {
+            buf,
+            policy,
+            state: Mutex::new(EdgeState::default()),
+            dropped: AtomicU64::new(0),
+        }
     }
 
     /// The ring.
@@ -67,10 +72,18 @@ impl PrivateEdge {
         self.dropped.load(Ordering::Relaxed)
     }
 
-    /// Producer: copies `n` items starting at `src` (positions `src_pos..src_pos+n` of the
-    /// producer's stream, tags in `tags`) into the ring, dropping per policy. `scratch` is a
-    /// reusable tag vector. Returns the number of items dropped by this call.
-    pub fn push(&self, src: *const u8, n: u64, src_pos: u64, tags: &[ItemTag], scratch: &mut Vec<ItemTag>) -> u64 {
+    /// Producer: copies the items in `src` (positions `src_pos..` of the producer's stream,
+    /// tags in `tags`) into the ring, dropping per policy. `scratch` is a reusable tag vector.
+    /// Returns the number of items dropped by this call.
+    pub fn push(
+        &self,
+        src: &[u8],
+        src_pos: u64,
+        tags: &[ItemTag],
+        scratch: &mut Vec<ItemTag>,
+    ) -> u64 {
+        let item = self.buf.item_type().size();
+        let n = (src.len() / item) as u64;
         if self.buf.all_readers_detached() || (n == 0 && tags.is_empty()) {
             return 0;
         }
@@ -89,26 +102,27 @@ impl PrivateEdge {
         }
         let take = n.min(free);
         // drop_newest writes the first `take` items; drop_oldest the last `take`.
-        let skip = if self.policy == DropPolicy::Oldest { n - take } else { 0 };
+        let skip = if self.policy == DropPolicy::Oldest {
+            n - take
+        } else {
+            0
+        };
         if self.policy == DropPolicy::Oldest {
             lost += skip;
         }
-        let item = self.buf.item_type().size();
         if take > 0 {
-            // SAFETY: src holds n items; the ring has `free >= take` writable items at w.
-            unsafe {
-                std::ptr::copy_nonoverlapping(
-                    src.add(skip as usize * item),
-                    self.buf.ptr_at(w),
-                    take as usize * item,
-                );
-            }
+            let from = &src[skip as usize * item..(skip + take) as usize * item];
+            // SAFETY: the ring has `free >= take` writable items at w, owned by the producer.
+            unsafe { std::ptr::copy_nonoverlapping(from.as_ptr(), self.buf.ptr_at(w), from.len()) };
         }
         scratch.clear();
         let (kept_from, kept_to) = (src_pos + skip, src_pos + skip + take);
         for t in tags {
             if t.position >= kept_from && t.position < kept_to {
-                scratch.push(ItemTag { position: w + (t.position - kept_from), tag: t.tag.clone() });
+                scratch.push(ItemTag {
+                    position: w + (t.position - kept_from),
+                    tag: t.tag.clone(),
+                });
             } else if !matches!(t.tag, Tag::Time { .. }) {
                 st.carried.push(t.tag.clone());
             }
@@ -116,14 +130,24 @@ impl PrivateEdge {
         st.pending_gap += lost;
         if take > 0 {
             if st.pending_gap > 0 {
-                scratch.insert(0, ItemTag { position: w, tag: Tag::Gap(st.pending_gap) });
+                scratch.insert(
+                    0,
+                    ItemTag {
+                        position: w,
+                        tag: Tag::Gap(st.pending_gap),
+                    },
+                );
                 st.pending_gap = 0;
             }
             for tag in st.carried.drain(..) {
                 scratch.insert(1.min(scratch.len()), ItemTag { position: w, tag });
             }
         }
-        let dropped_new = if self.policy == DropPolicy::Newest { n - take } else { 0 };
+        let dropped_new = if self.policy == DropPolicy::Newest {
+            n - take
+        } else {
+            0
+        };
         st.pending_gap += dropped_new;
         lost += dropped_new;
         self.buf.commit(take, scratch);
@@ -148,7 +172,11 @@ impl PrivateEdge {
         };
         let available = win.available.min(limit);
         st.claimed_end = win.pos + available;
-        ReadWindow { pos: win.pos, available, finished: win.finished && available == win.available }
+        ReadWindow {
+            pos: win.pos,
+            available,
+            finished: win.finished && available == win.available,
+        }
     }
 
     /// Consumer: releases `n` items of its window; the rest of the window is released too.
@@ -175,9 +203,13 @@ mod tests {
     fn read_all(e: &PrivateEdge) -> (Vec<u8>, Vec<ItemTag>) {
         let win = e.claim();
         // SAFETY: the window is readable.
-        let data = unsafe { std::slice::from_raw_parts(e.buffer().ptr_at(win.pos), win.available as usize) }.to_vec();
+        let data = unsafe {
+            std::slice::from_raw_parts(e.buffer().ptr_at(win.pos), win.available as usize)
+        }
+        .to_vec();
         let mut tags = Vec::new();
-        e.buffer().tags_in(win.pos, win.pos + win.available, &mut tags);
+        e.buffer()
+            .tags_in(win.pos, win.pos + win.available, &mut tags);
         e.consume(win.available);
         (data, tags)
     }
@@ -188,14 +220,20 @@ mod tests {
         let cap = e.buffer().capacity() as usize;
         let src: Vec<u8> = (0..cap + 10).map(|i| i as u8).collect();
         let mut s = Vec::new();
-        assert_eq!(e.push(src.as_ptr(), src.len() as u64, 0, &[], &mut s), 10);
+        assert_eq!(e.push(&src, 0, &[], &mut s), 10);
         let (data, tags) = read_all(&e);
         assert_eq!(data, src[..cap]);
         assert!(tags.is_empty());
-        e.push([7u8].as_ptr(), 1, src.len() as u64, &[], &mut s);
+        e.push(&[7u8], src.len() as u64, &[], &mut s);
         let (data, tags) = read_all(&e);
         assert_eq!(data, vec![7]);
-        assert_eq!(tags, vec![ItemTag { position: cap as u64, tag: Tag::Gap(10) }]);
+        assert_eq!(
+            tags,
+            vec![ItemTag {
+                position: cap as u64,
+                tag: Tag::Gap(10)
+            }]
+        );
         assert_eq!(e.dropped(), 10);
     }
 
@@ -205,16 +243,30 @@ mod tests {
         let cap = e.buffer().capacity();
         let mut s = Vec::new();
         let first = vec![1u8; cap as usize];
-        e.push(first.as_ptr(), cap, 0, &[ItemTag { position: 0, tag: Tag::Rate(5.0) }], &mut s);
+        e.push(
+            &first,
+            0,
+            &[ItemTag {
+                position: 0,
+                tag: Tag::Rate(5.0),
+            }],
+            &mut s,
+        );
         let win = e.claim();
         assert_eq!(win.available, cap / 2, "window limited to half the ring");
         // The consumer is working on the first half; new data arrives.
-        let second = vec![2u8; 8];
-        let lost = e.push(second.as_ptr(), 8, cap, &[], &mut s);
+        let second = [2u8; 8];
+        let lost = e.push(&second, cap, &[], &mut s);
         assert_eq!(lost, cap / 2, "the unclaimed half is discarded");
         e.consume(win.available);
         let (data, tags) = read_all(&e);
         assert_eq!(data, vec![2u8; 8]);
-        assert_eq!(tags, vec![ItemTag { position: cap / 2, tag: Tag::Gap(cap / 2) }]);
+        assert_eq!(
+            tags,
+            vec![ItemTag {
+                position: cap / 2,
+                tag: Tag::Gap(cap / 2)
+            }]
+        );
     }
 }

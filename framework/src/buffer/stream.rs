@@ -140,7 +140,10 @@ impl StreamBuffer {
 
     /// True when every reader has detached: nobody will ever read what is written.
     pub fn all_readers_detached(&self) -> bool {
-        !self.readers.iter().any(|r| r.attached.load(Ordering::Acquire))
+        !self
+            .readers
+            .iter()
+            .any(|r| r.attached.load(Ordering::Acquire))
     }
 
     /// Fill level in items as the slowest attached reader sees it.
@@ -186,7 +189,11 @@ impl StreamBuffer {
         let finished = self.writer_done.load(Ordering::Acquire);
         let w = self.write_pos.0.load(Ordering::Acquire);
         let r = self.readers[idx].pos.0.load(Ordering::Relaxed);
-        ReadWindow { pos: r, available: w - r, finished }
+        ReadWindow {
+            pos: r,
+            available: w - r,
+            finished,
+        }
     }
 
     /// Reader `idx`: the tags of positions `from..to`, into `out`.
@@ -245,7 +252,14 @@ mod tests {
         assert_eq!(b.writable().1, 4);
         b.detach(1);
         assert_eq!(b.writable().1, 10);
-        assert_eq!(b.readable(0), ReadWindow { pos: 10, available: cap - 10, finished: false });
+        assert_eq!(
+            b.readable(0),
+            ReadWindow {
+                pos: 10,
+                available: cap - 10,
+                finished: false
+            }
+        );
     }
 
     #[test]
@@ -259,7 +273,13 @@ mod tests {
         // SAFETY: the writer owns w..w+free.
         let out = unsafe { std::slice::from_raw_parts_mut(b.ptr_at(w) as *mut f32, 4) };
         out.copy_from_slice(&[1.0, 2.0, 3.0, 4.0]);
-        b.commit(4, &mut vec![ItemTag { position: w + 3, tag: Tag::Eos }]);
+        b.commit(
+            4,
+            &mut vec![ItemTag {
+                position: w + 3,
+                tag: Tag::Eos,
+            }],
+        );
         let win = b.readable(0);
         // SAFETY: the reader may read pos..pos+available.
         let input = unsafe { std::slice::from_raw_parts(b.ptr_at(win.pos) as *const f32, 4) };

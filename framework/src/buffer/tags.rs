@@ -62,7 +62,10 @@ mod tests {
     use crate::tag::Tag;
 
     fn t(position: u64, n: u64) -> ItemTag {
-        ItemTag { position, tag: Tag::Gap(n) }
+        ItemTag {
+            position,
+            tag: Tag::Gap(n),
+        }
     }
 
     #[test]

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use crate::buffer::{DropPolicy, PrivateEdge, StreamBuffer, Waker};
 use crate::graph::{EdgePolicy, Graph, ThreadChoice};
 use crate::metrics::BlockMetrics;
-use crate::port::{InputSource, MessageInput, MessageOutput, MessageTarget, StreamInput, StreamOutput};
+use crate::port::{
+    InputSource, MessageInput, MessageOutput, MessageTarget, StreamInput, StreamOutput,
+};
 use crate::registry::PortKind;
 
 use super::instance::{BlockInstance, InstanceSpec};
@@ -32,7 +34,11 @@ pub(crate) fn place(graph: &Graph) -> Placement {
         .collect();
     let pool: Vec<usize> = (0..graph.blocks.len()).filter(|&i| !own[i]).collect();
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let workers = graph.settings.workers.unwrap_or(cores).clamp(1, pool.len().max(1));
+    let workers = graph
+        .settings
+        .workers
+        .unwrap_or(cores)
+        .clamp(1, pool.len().max(1));
     let mut thread_of = vec![0; graph.blocks.len()];
     for (k, &b) in pool.iter().enumerate() {
         thread_of[b] = k * workers / pool.len().max(1);
@@ -44,7 +50,10 @@ pub(crate) fn place(graph: &Graph) -> Placement {
             next += 1;
         }
     }
-    Placement { thread_of, threads: next }
+    Placement {
+        thread_of,
+        threads: next,
+    }
 }
 
 /// Everything [`super::Flowgraph::start`] needs to spawn threads.
@@ -59,14 +68,22 @@ pub(crate) struct Built {
 /// Builds buffers, ports and blocks.
 pub(crate) fn build(graph: &Graph, stop: &Arc<AtomicBool>) -> Result<Built, RuntimeError> {
     let placement = place(graph);
-    let wakers: Vec<Arc<Waker>> = (0..placement.threads).map(|_| Arc::new(Waker::new())).collect();
+    let wakers: Vec<Arc<Waker>> = (0..placement.threads)
+        .map(|_| Arc::new(Waker::new()))
+        .collect();
     let waker_of = |block: usize| wakers[placement.thread_of[block]].clone();
     let n = graph.blocks.len();
 
-    let mut inputs: Vec<Vec<Option<InputSource>>> =
-        graph.blocks.iter().map(|b| vec![None; b.signature.inputs.len()]).collect();
-    let mut outputs: Vec<Vec<Option<StreamOutput>>> =
-        graph.blocks.iter().map(|b| (0..b.signature.outputs.len()).map(|_| None).collect()).collect();
+    let mut inputs: Vec<Vec<Option<InputSource>>> = graph
+        .blocks
+        .iter()
+        .map(|b| vec![None; b.signature.inputs.len()])
+        .collect();
+    let mut outputs: Vec<Vec<Option<StreamOutput>>> = graph
+        .blocks
+        .iter()
+        .map(|b| (0..b.signature.outputs.len()).map(|_| None).collect())
+        .collect();
     let mut edge_handles = Vec::new();
 
     // Stream outputs: one shared ring each, plus a private ring per lossy edge.
@@ -79,12 +96,17 @@ pub(crate) fn build(graph: &Graph, stop: &Arc<AtomicBool>) -> Result<Built, Runt
                 .filter(|e| e.from_block == bi && e.from_port == port)
                 .collect();
             let mut min_items = graph.settings.buffer_bytes / item_type.size();
-            min_items = min_items.max(block.buffer_items.unwrap_or(0)).max(2 * spec.min_items);
+            min_items = min_items
+                .max(block.buffer_items.unwrap_or(0))
+                .max(2 * spec.min_items);
             for e in &edges {
                 let reader = &graph.blocks[e.to_block].signature.inputs[e.to_port];
                 min_items = min_items.max(2 * reader.min_items);
             }
-            let shared_edges: Vec<_> = edges.iter().filter(|e| e.policy == EdgePolicy::Block).collect();
+            let shared_edges: Vec<_> = edges
+                .iter()
+                .filter(|e| e.policy == EdgePolicy::Block)
+                .collect();
             let buf = Arc::new(
                 StreamBuffer::new(
                     item_type,
@@ -92,7 +114,10 @@ pub(crate) fn build(graph: &Graph, stop: &Arc<AtomicBool>) -> Result<Built, Runt
                     waker_of(bi),
                     shared_edges.iter().map(|e| waker_of(e.to_block)).collect(),
                 )
-                .map_err(|e| RuntimeError::Buffer { block: block.name.clone(), error: e })?,
+                .map_err(|e| RuntimeError::Buffer {
+                    block: block.name.clone(),
+                    error: e,
+                })?,
             );
             let mut private = Vec::new();
             for (reader_idx, e) in shared_edges.iter().enumerate() {
@@ -100,27 +125,54 @@ pub(crate) fn build(graph: &Graph, stop: &Arc<AtomicBool>) -> Result<Built, Runt
                 edge_handles.push(EdgeHandle::new(graph, e, buf.clone(), None));
             }
             for e in edges.iter().filter(|e| e.policy != EdgePolicy::Block) {
-                let ring = StreamBuffer::new(item_type, 2 * buf.capacity() as usize, waker_of(bi), vec![waker_of(e.to_block)])
-                    .map_err(|err| RuntimeError::Buffer { block: block.name.clone(), error: err })?;
-                let policy = if e.policy == EdgePolicy::DropOldest { DropPolicy::Oldest } else { DropPolicy::Newest };
+                let ring = StreamBuffer::new(
+                    item_type,
+                    2 * buf.capacity() as usize,
+                    waker_of(bi),
+                    vec![waker_of(e.to_block)],
+                )
+                .map_err(|err| RuntimeError::Buffer {
+                    block: block.name.clone(),
+                    error: err,
+                })?;
+                let policy = if e.policy == EdgePolicy::DropOldest {
+                    DropPolicy::Oldest
+                } else {
+                    DropPolicy::Newest
+                };
                 let edge = Arc::new(PrivateEdge::new(ring, policy));
                 inputs[e.to_block][e.to_port] = Some(InputSource::Private(edge.clone()));
                 edge_handles.push(EdgeHandle::new(graph, e, buf.clone(), Some(edge.clone())));
                 private.push(edge);
             }
-            outputs[bi][port] = Some(StreamOutput::new(spec.name.clone().into(), buf, private, spec.min_items));
+            outputs[bi][port] = Some(StreamOutput::new(
+                spec.name.clone().into(),
+                buf,
+                private,
+                spec.min_items,
+            ));
         }
     }
 
     // Message inputs: one queue each; every connected output gets a sender.
-    let mut msg_inputs: Vec<Vec<Option<MessageInput>>> =
-        graph.blocks.iter().map(|b| (0..b.signature.inputs.len()).map(|_| None).collect()).collect();
-    let mut msg_targets: Vec<Vec<Vec<MessageTarget>>> =
-        graph.blocks.iter().map(|b| (0..b.signature.outputs.len()).map(|_| Vec::new()).collect()).collect();
+    let mut msg_inputs: Vec<Vec<Option<MessageInput>>> = graph
+        .blocks
+        .iter()
+        .map(|b| (0..b.signature.inputs.len()).map(|_| None).collect())
+        .collect();
+    let mut msg_targets: Vec<Vec<Vec<MessageTarget>>> = graph
+        .blocks
+        .iter()
+        .map(|b| (0..b.signature.outputs.len()).map(|_| Vec::new()).collect())
+        .collect();
     for (bi, block) in graph.blocks.iter().enumerate() {
         for (port, spec) in block.message_inputs() {
             let (tx, rx) = flume::unbounded();
-            for e in graph.edges.iter().filter(|e| e.to_block == bi && e.to_port == port) {
+            for e in graph
+                .edges
+                .iter()
+                .filter(|e| e.to_block == bi && e.to_port == port)
+            {
                 msg_targets[e.from_block][e.from_port].push(MessageTarget {
                     tx: tx.clone(),
                     rx: rx.clone(),
@@ -140,13 +192,23 @@ pub(crate) fn build(graph: &Graph, stop: &Arc<AtomicBool>) -> Result<Built, Runt
         let mut ins = Vec::new();
         for (k, (port, spec)) in block.stream_inputs().enumerate() {
             let source = inputs[bi][port].take().unwrap_or(InputSource::None);
-            ins.push(StreamInput::new(spec.name.clone().into(), block.input_types[k], source, spec.min_items));
+            ins.push(StreamInput::new(
+                spec.name.clone().into(),
+                block.input_types[k],
+                source,
+                spec.min_items,
+            ));
         }
         let outs: Vec<StreamOutput> = outputs[bi].iter_mut().filter_map(Option::take).collect();
         let mins: Vec<MessageInput> = msg_inputs[bi].iter_mut().filter_map(Option::take).collect();
         let mouts: Vec<MessageOutput> = block
             .message_outputs()
-            .map(|(port, spec)| MessageOutput::new(spec.name.clone().into(), std::mem::take(&mut msg_targets[bi][port])))
+            .map(|(port, spec)| {
+                MessageOutput::new(
+                    spec.name.clone().into(),
+                    std::mem::take(&mut msg_targets[bi][port]),
+                )
+            })
             .collect();
         let m = Arc::new(BlockMetrics::new(ins.len(), outs.len()));
         let build_ctx = crate::registry::BuildContext {
@@ -158,7 +220,10 @@ pub(crate) fn build(graph: &Graph, stop: &Arc<AtomicBool>) -> Result<Built, Runt
         let b = block
             .params
             .build(&build_ctx)
-            .map_err(|e| RuntimeError::Build { block: block.name.clone(), error: e })?;
+            .map_err(|e| RuntimeError::Build {
+                block: block.name.clone(),
+                error: e,
+            })?;
         let spec = InstanceSpec {
             name,
             params: block.params.clone(),
@@ -170,9 +235,19 @@ pub(crate) fn build(graph: &Graph, stop: &Arc<AtomicBool>) -> Result<Built, Runt
             on_error: block.on_error,
             stop_requested: stop.clone(),
         };
-        debug_assert!(block.signature.inputs.iter().all(|p| matches!(p.kind, PortKind::Stream(_) | PortKind::Message)));
+        debug_assert!(block
+            .signature
+            .inputs
+            .iter()
+            .all(|p| matches!(p.kind, PortKind::Stream(_) | PortKind::Message)));
         instances.push(BlockInstance::new(spec, ins, outs, mins, mouts));
         metrics.push(m);
     }
-    Ok(Built { instances, wakers, placement, edges: edge_handles, metrics })
+    Ok(Built {
+        instances,
+        wakers,
+        placement,
+        edges: edge_handles,
+        metrics,
+    })
 }

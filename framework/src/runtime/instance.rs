@@ -11,7 +11,9 @@ use crate::block::{Block, BlockContext, BlockError, Flow};
 use crate::graph::OnError;
 use crate::log::RateLimited;
 use crate::metrics::{BlockMetrics, BlockState, Health};
-use crate::port::{record_output_drops, MessageInput, MessageOutput, StreamInput, StreamOutput, WorkIo};
+use crate::port::{
+    record_output_drops, MessageInput, MessageOutput, StreamInput, StreamOutput, WorkIo,
+};
 use crate::registry::{AnyParams, BuildContext};
 use crate::tag::{ItemTag, Propagation, Tag};
 
@@ -77,7 +79,10 @@ impl BlockInstance {
     ) -> Self {
         let ctx = BlockContext::new(spec.name.clone(), spec.metrics.clone());
         BlockInstance {
-            error_log: RateLimited::new(format!("block `{}` failed", spec.name), Duration::from_secs(10)),
+            error_log: RateLimited::new(
+                format!("block `{}` failed", spec.name),
+                Duration::from_secs(10),
+            ),
             name: spec.name,
             block: Some(spec.block),
             params: spec.params,
@@ -140,7 +145,9 @@ impl BlockInstance {
             self.started = true;
             self.metrics.set_state(BlockState::Running);
             self.running_since = Some(Instant::now());
-            let Some(block) = self.block.as_mut() else { return self.end(None) };
+            let Some(block) = self.block.as_mut() else {
+                return self.end(None);
+            };
             match catch_unwind(AssertUnwindSafe(|| block.start(&self.ctx))) {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => return self.fail(e),
@@ -167,16 +174,24 @@ impl BlockInstance {
             && self.msg_in.iter().all(MessageInput::is_finished);
         let in_ready = self.inputs.iter().all(|i| i.ready() || i.is_finished());
         let any_stream_data = self.inputs.is_empty() || self.inputs.iter().any(|i| !i.is_empty());
-        let out_ready = self.outputs.iter().all(StreamOutput::ready) && self.msg_out.iter().all(MessageOutput::ready);
+        let out_ready = self.outputs.iter().all(StreamOutput::ready)
+            && self.msg_out.iter().all(MessageOutput::ready);
         let msgs_waiting = self.msg_in.iter().any(|m| !m.is_empty());
         let stream_ready = !self.inputs.is_empty() || self.msg_in.is_empty();
         let inputs_drained = inputs_finished && self.inputs.iter().all(StreamInput::is_empty);
-        let call = self.live || (out_ready && ((stream_ready && in_ready && any_stream_data) || msgs_waiting));
+        let call = self.live
+            || (out_ready && ((stream_ready && in_ready && any_stream_data) || msgs_waiting));
         if !call {
-            return if inputs_drained { self.end(Some(true)) } else { Step::Idle(None) };
+            return if inputs_drained {
+                self.end(Some(true))
+            } else {
+                Step::Idle(None)
+            };
         }
         let started_at = Instant::now();
-        let Some(block) = self.block.as_mut() else { return self.end(None) };
+        let Some(block) = self.block.as_mut() else {
+            return self.end(None);
+        };
         let mut io = WorkIo {
             inputs: &mut self.inputs,
             outputs: &mut self.outputs,
@@ -185,7 +200,9 @@ impl BlockInstance {
         };
         let result = catch_unwind(AssertUnwindSafe(|| block.work(&mut io)));
         self.metrics.work_calls.fetch_add(1, Ordering::Relaxed);
-        self.metrics.work_ns.fetch_add(started_at.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        self.metrics
+            .work_ns
+            .fetch_add(started_at.elapsed().as_nanos() as u64, Ordering::Relaxed);
         match result {
             Ok(Ok(flow)) => {
                 let progress = self.commit();
@@ -239,17 +256,23 @@ impl BlockInstance {
         }
         for m in &mut self.msg_in {
             if m.received > 0 {
-                self.metrics.messages_in.fetch_add(std::mem::take(&mut m.received), Ordering::Relaxed);
+                self.metrics
+                    .messages_in
+                    .fetch_add(std::mem::take(&mut m.received), Ordering::Relaxed);
                 progress = true;
             }
         }
         for m in &mut self.msg_out {
             if m.sent > 0 {
-                self.metrics.messages_out.fetch_add(std::mem::take(&mut m.sent), Ordering::Relaxed);
+                self.metrics
+                    .messages_out
+                    .fetch_add(std::mem::take(&mut m.sent), Ordering::Relaxed);
                 progress = true;
             }
             if m.dropped > 0 {
-                self.metrics.dropped.fetch_add(std::mem::take(&mut m.dropped), Ordering::Relaxed);
+                self.metrics
+                    .dropped
+                    .fetch_add(std::mem::take(&mut m.dropped), Ordering::Relaxed);
             }
         }
         progress
@@ -265,20 +288,29 @@ impl BlockInstance {
             }
             let in_start = input.window_start();
             self.propagated.clear();
-            self.propagated.extend(input.consumed_tags().filter(|t| t.tag != Tag::Eos).cloned());
+            self.propagated
+                .extend(input.consumed_tags().filter(|t| t.tag != Tag::Eos).cloned());
             for out in &mut self.outputs {
                 let produced = out.produced() as u64;
                 let out_start = out.window_start();
                 for t in &self.propagated {
-                    let offset = (t.position - in_start) as u128 * produced as u128 / consumed as u128;
-                    out.push_propagated(ItemTag { position: out_start + offset as u64, tag: t.tag.clone() });
+                    let offset =
+                        (t.position - in_start) as u128 * produced as u128 / consumed as u128;
+                    out.push_propagated(ItemTag {
+                        position: out_start + offset as u64,
+                        tag: t.tag.clone(),
+                    });
                 }
             }
         }
     }
 
     fn maybe_reset_backoff(&mut self) {
-        if self.backoff > FIRST_BACKOFF && self.running_since.is_some_and(|t| t.elapsed() > Duration::from_secs(30)) {
+        if self.backoff > FIRST_BACKOFF
+            && self
+                .running_since
+                .is_some_and(|t| t.elapsed() > Duration::from_secs(30))
+        {
             self.backoff = FIRST_BACKOFF;
         }
     }
@@ -298,7 +330,8 @@ impl BlockInstance {
                 self.end(None)
             }
             OnError::Restart => {
-                self.metrics.set_health(Health::Degraded, &format!("restarting after: {msg}"));
+                self.metrics
+                    .set_health(Health::Degraded, &format!("restarting after: {msg}"));
                 if let Some(mut b) = self.block.take() {
                     let mut io = WorkIo {
                         inputs: &mut self.inputs,
@@ -362,7 +395,11 @@ impl BlockInstance {
         }
         self.msg_in.clear();
         self.done = true;
-        self.metrics.set_state(if clean.is_some() { BlockState::Done } else { BlockState::Failed });
+        self.metrics.set_state(if clean.is_some() {
+            BlockState::Done
+        } else {
+            BlockState::Failed
+        });
         Step::Done
     }
 

@@ -63,11 +63,19 @@ pub struct EdgeHandle {
 }
 
 impl EdgeHandle {
-    fn new(graph: &Graph, e: &Edge, buffer: Arc<StreamBuffer>, private: Option<Arc<PrivateEdge>>) -> Self {
+    fn new(
+        graph: &Graph,
+        e: &Edge,
+        buffer: Arc<StreamBuffer>,
+        private: Option<Arc<PrivateEdge>>,
+    ) -> Self {
         let from_b = &graph.blocks[e.from_block];
         let to_b = &graph.blocks[e.to_block];
         EdgeHandle {
-            from: format!("{}.{}", from_b.name, from_b.signature.outputs[e.from_port].name),
+            from: format!(
+                "{}.{}",
+                from_b.name, from_b.signature.outputs[e.from_port].name
+            ),
             to: format!("{}.{}", to_b.name, to_b.signature.inputs[e.to_port].name),
             policy: e.policy,
             buffer,
@@ -83,7 +91,10 @@ impl EdgeHandle {
 
     /// Capacity of the edge's queue in items.
     pub fn capacity(&self) -> u64 {
-        self.private.as_ref().map_or(&*self.buffer, |p| p.buffer()).capacity()
+        self.private
+            .as_ref()
+            .map_or(&*self.buffer, |p| p.buffer())
+            .capacity()
     }
 
     /// Items discarded on this edge (lossy policies).
@@ -152,21 +163,30 @@ impl Flowgraph {
                 live: inst.is_live(),
             })
             .collect();
-        let mut groups: Vec<Vec<BlockInstance>> = (0..built.placement.threads).map(|_| Vec::new()).collect();
+        let mut groups: Vec<Vec<BlockInstance>> =
+            (0..built.placement.threads).map(|_| Vec::new()).collect();
         for (i, inst) in built.instances.into_iter().enumerate() {
             groups[built.placement.thread_of[i]].push(inst);
         }
-        let completion = Arc::new(Completion { finished_threads: Mutex::new(0), cond: Condvar::new() });
+        let completion = Arc::new(Completion {
+            finished_threads: Mutex::new(0),
+            cond: Condvar::new(),
+        });
         let mut threads = Vec::new();
         for (k, group) in groups.into_iter().enumerate() {
             let waker = built.wakers[k].clone();
             let completion = completion.clone();
-            let label = group.first().map_or("idle".to_string(), |b| b.name.to_string());
+            let label = group
+                .first()
+                .map_or("idle".to_string(), |b| b.name.to_string());
             let handle = std::thread::Builder::new()
                 .name(format!("flow-{label}"))
                 .spawn(move || {
                     run_group(group, &waker);
-                    let mut n = completion.finished_threads.lock().unwrap_or_else(|e| e.into_inner());
+                    let mut n = completion
+                        .finished_threads
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner());
                     *n += 1;
                     completion.cond.notify_all();
                 })
@@ -199,19 +219,33 @@ impl Flowgraph {
 
     /// True when every block has finished.
     pub fn is_finished(&self) -> bool {
-        *self.completion.finished_threads.lock().unwrap_or_else(|e| e.into_inner()) == self.threads.len()
+        *self
+            .completion
+            .finished_threads
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            == self.threads.len()
     }
 
     /// Waits up to `timeout` for the run to finish; true if it has.
     pub fn wait_timeout(&self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
-        let mut n = self.completion.finished_threads.lock().unwrap_or_else(|e| e.into_inner());
+        let mut n = self
+            .completion
+            .finished_threads
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         while *n < self.threads.len() {
             let now = Instant::now();
             if now >= deadline {
                 return false;
             }
-            n = self.completion.cond.wait_timeout(n, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
+            n = self
+                .completion
+                .cond
+                .wait_timeout(n, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
         }
         true
     }
@@ -232,18 +266,25 @@ impl Flowgraph {
             .filter(|b| b.metrics.state() == BlockState::Failed)
             .map(|b| (b.name.clone(), b.metrics.last_error()))
             .collect();
-        RunReport { elapsed: self.started.elapsed(), failed }
+        RunReport {
+            elapsed: self.started.elapsed(),
+            failed,
+        }
     }
 }
 
 /// How often a block is called in a row while it makes progress, before the worker moves on.
 const BURST: usize = 4;
+/// Most passes without progress a worker spins through before it parks.
+const MAX_SPIN_PASSES: u32 = 256;
 /// Longest sleep of an idle thread (a safety net; wake-ups normally end it sooner).
 const IDLE_PARK: Duration = Duration::from_millis(100);
 
 /// The loop of one thread: call every ready block; park when nobody made progress.
 fn run_group(mut blocks: Vec<BlockInstance>, waker: &Waker) {
     waker.bind_current();
+    let mut idle_passes = 0u32;
+    let mut spin_budget = MAX_SPIN_PASSES;
     loop {
         let mut progressed = false;
         let mut all_done = true;
@@ -266,14 +307,37 @@ fn run_group(mut blocks: Vec<BlockInstance>, waker: &Waker) {
         if all_done {
             break;
         }
-        if !progressed {
+        if progressed {
+            if idle_passes > 0 {
+                // Spinning paid off: allow longer spins.
+                spin_budget = (spin_budget * 2).clamp(4, MAX_SPIN_PASSES);
+            }
+            idle_passes = 0;
+        } else {
+            // Spin a little before parking: a wake-up costs more than a short wait when data
+            // is about to arrive from a block on another core. The budget adapts: it grows
+            // while spins find work (high-rate flowgraphs) and shrinks when they do not
+            // (low-rate ones), so an idle flowgraph does not burn CPU.
+            idle_passes += 1;
+            if idle_passes <= spin_budget && wake_at.is_none() {
+                for _ in 0..64 {
+                    std::hint::spin_loop();
+                }
+                continue;
+            }
             let live_only = blocks.iter().all(|b| b.is_done() || b.is_live());
             if live_only && wake_at.is_none() {
                 // A live source waits on its own I/O inside work; just yield.
                 std::thread::yield_now();
                 continue;
             }
-            let park = wake_at.map_or(IDLE_PARK, |t| t.saturating_duration_since(Instant::now()).min(IDLE_PARK));
+            if idle_passes > spin_budget {
+                spin_budget /= 2;
+            }
+            idle_passes = 0;
+            let park = wake_at.map_or(IDLE_PARK, |t| {
+                t.saturating_duration_since(Instant::now()).min(IDLE_PARK)
+            });
             std::thread::park_timeout(park);
         }
     }
