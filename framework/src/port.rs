@@ -160,8 +160,10 @@ impl StreamInput {
         self.consumed as usize
     }
 
-    /// Runtime: loads the current window and its tags.
-    pub(crate) fn refresh(&mut self) {
+    /// Runtime: loads the current window and its tags. Tags on the end-of-stream position
+    /// (`Eos`, a final `Gap`) are included only with `include_end`, which the runtime sets
+    /// for the `stop` call, so a block sees them exactly once.
+    pub(crate) fn refresh(&mut self, include_end: bool) {
         let win = match &self.source {
             InputSource::Shared(b, idx) => b.readable(*idx),
             InputSource::Private(e) => e.claim(),
@@ -174,7 +176,7 @@ impl StreamInput {
         self.available = win.available;
         self.finished = win.finished;
         self.consumed = 0;
-        let end = win.pos + win.available + u64::from(win.finished);
+        let end = win.pos + win.available + u64::from(win.finished && include_end);
         match &self.source {
             InputSource::Shared(b, _) => b.tags_in(win.pos, end, &mut self.tags),
             InputSource::Private(e) => e.buffer().tags_in(win.pos, end, &mut self.tags),
@@ -465,10 +467,19 @@ impl StreamOutput {
 
     /// Runtime: the writer is done.
     pub(crate) fn finish(&mut self) {
-        let mut eos = vec![ItemTag {
+        let mut eos = Vec::with_capacity(2);
+        if self.pending_gap > 0 {
+            // Items lost after the last one written: reported on the end-of-stream position.
+            let gap = std::mem::take(&mut self.pending_gap);
+            eos.push(ItemTag {
+                position: self.pos,
+                tag: Tag::Gap(gap),
+            });
+        }
+        eos.push(ItemTag {
             position: self.pos,
             tag: Tag::Eos,
-        }];
+        });
         for e in &self.private {
             e.push(&[], self.pos, &eos, &mut self.scratch);
             e.finish();

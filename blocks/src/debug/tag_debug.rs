@@ -55,22 +55,16 @@ impl Block for TagDebug {
         Ok(())
     }
 
+    fn stop(&mut self, io: &mut WorkIo) -> Result<(), BlockError> {
+        // Tags on the end-of-stream position (eos, a final gap) arrive here.
+        self.print_tags(&io.inputs[0])
+    }
+
     fn work(&mut self, io: &mut WorkIo) -> Result<Flow, BlockError> {
+        self.print_tags(&io.inputs[0])?;
         let input = &mut io.inputs[0];
         let n = input.len();
         let mut out = std::io::stdout().lock();
-        for t in input.tags() {
-            self.tags.inc();
-            if self.p.tags {
-                let index = input.sample_index((t.position - input.position()) as usize);
-                writeln!(
-                    out,
-                    "tag_debug[{}] position={} index={} {}",
-                    self.name, t.position, index, t.tag
-                )
-                .map_err(|e| BlockError::io("writing standard output", e))?;
-            }
-        }
         input.consume(n);
         self.items.add(n as u64);
         self.items_since += n as u64;
@@ -90,6 +84,25 @@ impl Block for TagDebug {
             self.last_report = Some(now);
         }
         Ok(Flow::Continue)
+    }
+}
+
+impl TagDebug {
+    fn print_tags(&self, input: &StreamInput) -> Result<(), BlockError> {
+        let mut out = std::io::stdout().lock();
+        for t in input.tags() {
+            self.tags.inc();
+            if self.p.tags {
+                let index = input.sample_index((t.position - input.position()) as usize);
+                writeln!(
+                    out,
+                    "tag_debug[{}] position={} index={} {}",
+                    self.name, t.position, index, t.tag
+                )
+                .map_err(|e| BlockError::io("writing standard output", e))?;
+            }
+        }
+        Ok(())
     }
 }
 

@@ -95,7 +95,14 @@ impl PrivateEdge {
             let keep_to = st.claimed_end.max(self.buf.readable(0).pos);
             if w > keep_to {
                 lost += w - keep_to;
-                self.buf.rewind_to(keep_to);
+                for t in self.buf.rewind_to(keep_to) {
+                    match t.tag {
+                        // Earlier losses inside the discarded backlog stay counted.
+                        Tag::Gap(g) => lost += g,
+                        Tag::Time { .. } => {}
+                        other => st.carried.push(other),
+                    }
+                }
                 w = keep_to;
                 free = cap - (keep_to - self.buf.readable(0).pos);
             }
@@ -118,7 +125,13 @@ impl PrivateEdge {
         scratch.clear();
         let (kept_from, kept_to) = (src_pos + skip, src_pos + skip + take);
         for t in tags {
-            if t.position >= kept_from && t.position < kept_to {
+            if n == 0 && t.position >= src_pos {
+                // Tags after the last item (end of stream) go after the last queued item.
+                scratch.push(ItemTag {
+                    position: w,
+                    tag: t.tag.clone(),
+                });
+            } else if t.position >= kept_from && t.position < kept_to {
                 scratch.push(ItemTag {
                     position: w + (t.position - kept_from),
                     tag: t.tag.clone(),
@@ -128,7 +141,8 @@ impl PrivateEdge {
             }
         }
         st.pending_gap += lost;
-        if take > 0 {
+        let at_end = n == 0 && tags.iter().any(|t| t.tag == Tag::Eos);
+        if take > 0 || at_end {
             if st.pending_gap > 0 {
                 scratch.insert(
                     0,

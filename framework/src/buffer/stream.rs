@@ -220,11 +220,12 @@ impl StreamBuffer {
     }
 
     /// Writer side of a private edge: moves the write position back to `pos`, discarding
-    /// the items and tags after it. Only for buffers whose single reader never reads past
-    /// `pos` (the caller holds the edge lock that guarantees it).
-    pub(crate) fn rewind_to(&self, pos: u64) {
-        self.tags.truncate_from(pos);
+    /// the items and tags after it, and returns those tags. Only for buffers whose single
+    /// reader never reads past `pos` (the caller holds the edge lock that guarantees it).
+    pub(crate) fn rewind_to(&self, pos: u64) -> Vec<ItemTag> {
+        let removed = self.tags.truncate_from(pos);
         self.write_pos.0.store(pos, Ordering::Release);
+        removed
     }
 }
 

@@ -48,11 +48,12 @@ impl TagQueue {
         out.extend(q.range(start..).take_while(|t| t.position < to).cloned());
     }
 
-    /// Removes tags at or after `position` (used when a private edge discards its backlog).
-    pub fn truncate_from(&self, position: u64) {
+    /// Removes and returns the tags at or after `position` (used when a private edge
+    /// discards its backlog).
+    pub fn truncate_from(&self, position: u64) -> Vec<ItemTag> {
         let mut q = self.tags.lock().unwrap_or_else(|e| e.into_inner());
         let keep = q.partition_point(|t| t.position < position);
-        q.truncate(keep);
+        q.drain(keep..).collect()
     }
 }
 
@@ -80,7 +81,7 @@ mod tests {
         q.push(&mut vec![t(20, 4)], 8);
         q.collect(0, 100, &mut out);
         assert_eq!(out, vec![t(10, 2), t(20, 4)]);
-        q.truncate_from(15);
+        assert_eq!(q.truncate_from(15), vec![t(20, 4)]);
         q.collect(0, 100, &mut out);
         assert_eq!(out, vec![t(10, 2)]);
     }

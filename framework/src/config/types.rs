@@ -84,6 +84,20 @@ pub(crate) fn infer(
             .iter()
             .chain(&sig.outputs)
             .any(|p| is_generic(&p.kind));
+        if let Some((vt, by, from)) = &var {
+            if !sig.generic_types.is_empty() && !sig.generic_types.contains(vt) {
+                let allowed: Vec<&str> = sig.generic_types.iter().map(|t| t.name()).collect();
+                ctx.error(
+                    DiagnosticKind::TypeMismatch,
+                    &spec.header,
+                    format!(
+                        "{} does not take {vt} (input `{by}` is fed {vt} by `{from}`)",
+                        spec.describe()
+                    ),
+                )
+                .help(format!("it takes {}", allowed.join(", ")));
+            }
+        }
         let t = var.map(|(t, _, _)| t);
         if has_generic && t.is_none() && !unknown_upstream && !wiring.troubled[b] {
             let generic_inputs: Vec<String> = sig

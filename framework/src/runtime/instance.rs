@@ -158,7 +158,7 @@ impl BlockInstance {
             return self.end(Some(true));
         }
         for i in &mut self.inputs {
-            i.refresh();
+            i.refresh(false);
         }
         for o in &mut self.outputs {
             o.refresh();
@@ -333,6 +333,14 @@ impl BlockInstance {
                 self.metrics
                     .set_health(Health::Degraded, &format!("restarting after: {msg}"));
                 if let Some(mut b) = self.block.take() {
+                    // Forget what the failed call consumed and produced: the new instance
+                    // starts from the last committed positions, so nothing is lost.
+                    for i in &mut self.inputs {
+                        i.refresh(false);
+                    }
+                    for o in &mut self.outputs {
+                        o.refresh();
+                    }
                     let mut io = WorkIo {
                         inputs: &mut self.inputs,
                         outputs: &mut self.outputs,
@@ -361,7 +369,7 @@ impl BlockInstance {
                 o.refresh();
             }
             for i in &mut self.inputs {
-                i.refresh();
+                i.refresh(true);
             }
             let mut io = WorkIo {
                 inputs: &mut self.inputs,

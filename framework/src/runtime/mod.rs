@@ -342,3 +342,6 @@ fn run_group(mut blocks: Vec<BlockInstance>, waker: &Waker) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
