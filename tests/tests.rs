@@ -1,0 +1,7 @@
+//! End-to-end tests: one test binary that runs the `flow` command line against real files,
+//! sockets and processes. Each area has its own module; `util` sets up temporary directories
+//! and runs the binary.
+
+mod util;
+
+mod cli;

@@ -1,0 +1,95 @@
+//! Helpers for the end-to-end tests: a temporary directory per test, writing flowgraph
+//! files into it, and running the `flow` binary with a time limit.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+impl Default for TempDirHolder {
+    fn default() -> Self {
+        TempDirHolder(tempfile::tempdir().expect("temporary directory"))
+    }
+}
+
+/// A temporary directory removed on drop.
+struct TempDirHolder(tempfile::TempDir);
+
+/// A temporary directory with the `flow` binary at hand.
+#[derive(Default)]
+pub struct Sandbox {
+    dir: TempDirHolder,
+}
+
+impl Sandbox {
+    /// A fresh directory.
+    pub fn new() -> Self {
+        Sandbox::default()
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        self.dir.0.path()
+    }
+
+    /// Writes `text` to `name` in the sandbox and returns its path.
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.dir.0.path().join(name);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).expect("create parent");
+        }
+        std::fs::write(&p, text).expect("write file");
+        p
+    }
+
+    /// A `flow` command running in the sandbox.
+    pub fn flow(&self) -> Command {
+        let mut c = Command::new(flow_bin());
+        c.current_dir(self.dir.0.path()).stdin(Stdio::null());
+        c
+    }
+
+    /// Runs `flow ARGS` to completion (at most `limit`) and returns its output.
+    pub fn run(&self, args: &[&str], limit: Duration) -> Output {
+        run_with_limit(self.flow().args(args), limit)
+    }
+}
+
+/// Path of the `flow` binary built for these tests.
+pub fn flow_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_flow"))
+}
+
+/// Runs a command, killing it if it runs longer than `limit` (then panics).
+pub fn run_with_limit(cmd: &mut Command, limit: Duration) -> Output {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let start = Instant::now();
+    loop {
+        match child.try_wait().expect("wait") {
+            Some(_) => return child.wait_with_output().expect("output"),
+            None if start.elapsed() > limit => {
+                let _ = child.kill();
+                let out = child.wait_with_output().expect("output");
+                panic!(
+                    "command ran longer than {limit:?}\nstdout:\n{}\nstderr:\n{}",
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+            None => std::thread::sleep(Duration::from_millis(10)),
+        }
+    }
+}
+
+/// Standard output as text.
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Standard error as text.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
