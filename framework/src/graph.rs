@@ -63,7 +63,8 @@ pub struct Settings {
     pub name: String,
     /// Worker threads for non-blocking blocks (default: the number of cores).
     pub workers: Option<usize>,
-    /// Default edge buffer size in bytes.
+    /// Default edge buffer size in bytes (256 KiB: large chunks per call keep per-call
+    /// overhead and cross-core wake-ups low; see docs/performance.md).
     pub buffer_bytes: usize,
     /// Default message queue length.
     pub message_queue: usize,
@@ -76,7 +77,7 @@ impl Default for Settings {
         Settings {
             name: "flowgraph".into(),
             workers: None,
-            buffer_bytes: 64 * 1024,
+            buffer_bytes: 256 * 1024,
             message_queue: 4096,
             duration: None,
         }

@@ -5,6 +5,7 @@
 //! type was asked for; 2 a flowgraph file has problems (`run`, `graph`) or the command line
 //! is wrong; 130 a second Ctrl-C.
 
+pub mod bench;
 pub mod blocks;
 pub mod check;
 pub mod docs;
@@ -45,6 +46,8 @@ pub enum Command {
     Blocks(blocks::BlocksArgs),
     /// Print a flowgraph as a Graphviz DOT or Mermaid diagram.
     Graph(graph::GraphArgs),
+    /// Run a built-in benchmark workload (figures in the performance guide).
+    Bench(bench::BenchArgs),
     /// Generate reference documentation.
     #[command(hide = true)]
     Docs(docs::DocsArgs),
@@ -60,6 +63,7 @@ pub fn main() -> ExitCode {
         Command::Check(a) => check::execute(a, &mut out, &mut err),
         Command::Blocks(a) => blocks::execute(a, &mut out, &mut err),
         Command::Graph(a) => graph::execute(a, &mut out, &mut err),
+        Command::Bench(a) => bench::execute(a, &mut out, &mut err),
         Command::Docs(a) => docs::execute(a, &mut out),
     }
 }

@@ -309,6 +309,8 @@ fn a_slow_lossy_consumer_never_costs_its_lossless_sibling_an_item() {
     for policy in ["drop_oldest", "drop_newest"] {
         let fg = start(&format!(
             r#"
+[flowgraph]
+buffer_bytes = 16384
 [blocks.src]
 type = "rt_counter"
 count = 2000000
@@ -349,6 +351,8 @@ delay_us = 2000
 fn a_live_source_drops_with_gaps_instead_of_blocking() {
     let fg = start(
         r#"
+[flowgraph]
+buffer_bytes = 16384
 [blocks.src]
 type = "rt_counter"
 live = true
