@@ -9,7 +9,7 @@
 //! | [`sources`] | `signal_source`, `null_source`, `file_source` |
 //! | [`stream`] | `copy`, `head`, `throttle`, `multiply_const`, `add` |
 //! | [`sinks`] | `null_sink`, `file_sink`, `message_sink` |
-//! | [`debug`] | `tag_debug` |
+//! | [`debug`] | `tag_debug`, `fault_inject` |
 
 pub mod debug;
 pub mod sinks;

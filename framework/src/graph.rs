@@ -70,6 +70,11 @@ pub struct Settings {
     pub message_queue: usize,
     /// Stop after this long (as `flow run --duration`).
     pub duration: Option<Duration>,
+    /// A running block with input waiting that makes no progress for this long is stalled
+    /// (health red; `flow run --systemd` stops the watchdog pings).
+    pub stall_after: Duration,
+    /// No stall is reported this long after start (slow first reads, device warm-up).
+    pub startup_grace: Duration,
 }
 
 impl Default for Settings {
@@ -80,6 +85,8 @@ impl Default for Settings {
             buffer_bytes: 256 * 1024,
             message_queue: 4096,
             duration: None,
+            stall_after: Duration::from_secs(60),
+            startup_grace: Duration::from_secs(120),
         }
     }
 }

@@ -14,6 +14,7 @@
 //! | [`config`] | TOML loading, interpolation, overrides and validation with locations |
 //! | [`runtime`] | scheduler, supervision, stop and drain |
 //! | [`harness`] | run one block without the scheduler, for tests |
+//! | [`service`] | systemd notification and the stall watchdog |
 //! | [`cli`] | the `flow` command line (`run`, `check`, `blocks`, `graph`) |
 //!
 //! Block authors start from [`prelude`] and the example in [`block`].
@@ -32,6 +33,7 @@ pub mod metrics;
 pub mod port;
 pub mod registry;
 pub mod runtime;
+pub mod service;
 pub mod tag;
 
 #[doc(hidden)]
