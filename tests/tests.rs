@@ -5,5 +5,6 @@
 mod util;
 
 mod cli;
+mod plan;
 mod registry;
 mod service;

@@ -125,6 +125,19 @@ impl BlockDef for FileSinkDef {
             .manual_tags()
     }
 
+    fn plan(p: &FileSinkParams, inputs: &PlanInputs) -> PlanInfo {
+        let size = inputs.types.first().map_or(0, |t| t.size()) as f64;
+        let storage = inputs.first_rate().map(|r| Storage {
+            path: p.path.clone(),
+            bytes_per_second: r * size,
+            limit_bytes: None,
+        });
+        PlanInfo {
+            storage: storage.into_iter().collect(),
+            ..PlanInfo::default()
+        }
+    }
+
     fn build(p: &FileSinkParams, _: &BuildContext) -> Result<Box<dyn Block>, BlockError> {
         Ok(Box::new(FileSink {
             p: p.clone(),

@@ -12,6 +12,7 @@ pub mod docs;
 pub mod graph;
 pub mod logging;
 pub mod overrides;
+pub mod plan;
 pub mod render;
 pub mod run;
 pub mod signals;
@@ -46,6 +47,8 @@ pub enum Command {
     Blocks(blocks::BlocksArgs),
     /// Print a flowgraph as a Graphviz DOT or Mermaid diagram.
     Graph(graph::GraphArgs),
+    /// Rates, disk, memory and CPU of a flowgraph against this host; fails if it does not fit.
+    Plan(plan::PlanArgs),
     /// Run a built-in benchmark workload (figures in the performance guide).
     Bench(bench::BenchArgs),
     /// Generate reference documentation.
@@ -63,6 +66,7 @@ pub fn main() -> ExitCode {
         Command::Check(a) => check::execute(a, &mut out, &mut err),
         Command::Blocks(a) => blocks::execute(a, &mut out, &mut err),
         Command::Graph(a) => graph::execute(a, &mut out, &mut err),
+        Command::Plan(a) => plan::execute(a, &mut out, &mut err),
         Command::Bench(a) => bench::execute(a, &mut out, &mut err),
         Command::Docs(a) => docs::execute(a, &mut out),
     }

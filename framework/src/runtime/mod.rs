@@ -10,7 +10,7 @@
 //! Stopping: [`Flowgraph::stop`] asks every source to finish; end of stream then flows down
 //! the graph, so every block drains its inputs and every sink flushes and finalizes.
 
-mod build;
+pub(crate) mod build;
 pub(crate) mod instance;
 
 use std::sync::atomic::{AtomicBool, Ordering};
