@@ -1,0 +1,1 @@
+//! DSP blocks: filtering and rate change.
