@@ -185,3 +185,21 @@ fn noise_alone_detects_nothing() {
     let msgs = detect(&x, &tags, "", None);
     assert!(msgs.is_empty(), "{msgs:#?}");
 }
+
+#[test]
+fn other_sample_rates_give_the_same_answer() {
+    for rate in [8_000.0, 24_000.0] {
+        let (x, tags) = simulate(&format!(
+            "sample_rate = {rate}\nstart = \"{START}\"\nclock_offset_ms = -1.25\nitems = {}\n\
+             stations = [{{ station = \"WWV\", snr_db = 10.0, delay_ms = 7.3 }}]",
+            (rate * 125.0) as u64
+        ));
+        let msgs = detect(&x, &tags, "stations = [\"WWV\"]", None);
+        check(
+            &msgs,
+            "WWV",
+            -1.25 + 7.3,
+            &[MINUTE_1200, MINUTE_1200 + 60_000_000_000],
+        );
+    }
+}
