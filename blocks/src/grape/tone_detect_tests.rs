@@ -203,3 +203,25 @@ fn other_sample_rates_give_the_same_answer() {
         );
     }
 }
+
+#[test]
+fn documented_examples_build_and_validate() {
+    use crate::dsp::decimate::DecimateDef;
+    for (name, example, inputs) in [
+        (
+            ToneDetectDef::NAME,
+            ToneDetectDef::EXAMPLE,
+            vec![ItemType::C32],
+        ),
+        (WwvSimDef::NAME, WwvSimDef::EXAMPLE, vec![]),
+        (DecimateDef::NAME, DecimateDef::EXAMPLE, vec![ItemType::C32]),
+    ] {
+        assert!(
+            Harness::new(name, example, &inputs).is_ok(),
+            "{name}: {example}"
+        );
+    }
+    let p: ToneDetectParams = toml::from_str(ToneDetectDef::EXAMPLE).unwrap();
+    assert!(ToneDetectDef::validate(&p).is_empty());
+    assert_eq!(p.propagation_ms.wwvh, 19.7);
+}
