@@ -50,6 +50,11 @@ fn default_align() -> bool {
     true
 }
 
+/// Largest total decimation factor.
+const MAX_FACTOR: u64 = 1_000_000;
+/// Largest filter of one stage.
+const MAX_TAPS: usize = 200_000;
+
 /// Where an input time tag anchors output times.
 #[derive(Clone, Copy, Debug)]
 struct Anchor {
@@ -136,12 +141,25 @@ where
                 self.lead = ((phase * rate).round() as u64) % self.factor;
             }
         }
+        if self.factor > MAX_FACTOR {
+            return Err(BlockError::config(format!(
+                "decimate: factor {} is above {MAX_FACTOR}",
+                self.factor
+            )));
+        }
         let designs = design(
             self.factor,
             self.p.passband,
             self.p.attenuation_db,
             self.p.max_stage,
-        );
+            MAX_TAPS,
+        )
+        .map_err(|(d, n)| {
+            BlockError::config(format!(
+                "decimate: a stage of factor {d} would need {n} taps (more than {MAX_TAPS}); \
+                 use a factor with smaller prime factors or a wider `passband`"
+            ))
+        })?;
         let mut chain = Chain::new(&designs);
         chain.gap(self.lead, true, &mut self.events);
         self.chain = Some(chain);
@@ -334,6 +352,10 @@ impl BlockDef for DecimateDef {
                 "give exactly one of `factor` and `output_rate`",
             )),
             (Some(0), _) => e.push(ParamError::new("factor", "must be at least 1")),
+            (Some(f), _) if f > MAX_FACTOR => e.push(ParamError::new(
+                "factor",
+                format!("must be at most {MAX_FACTOR}"),
+            )),
             (_, Some(r)) if !(r.is_finite() && r > 0.0) => e.push(ParamError::new(
                 "output_rate",
                 "must be a positive rate in Hz",

@@ -40,7 +40,7 @@ fn gain_db(
 #[test]
 fn grape_chain_frequency_response_is_measured_within_spec() {
     // 20 kHz → 10 Hz, passband ±4 Hz, stopband from ±5 Hz, 80 dB.
-    let d = design(2000, 0.8, 80.0, 20);
+    let d = design(2000, 0.8, 80.0, 20, MAX_TAPS).unwrap();
     assert_eq!(
         d.iter().map(|s| s.factor).collect::<Vec<_>>(),
         vec![20, 20, 5]
@@ -175,7 +175,7 @@ fn a_gap_becomes_a_gap_of_the_outputs_centred_in_it() {
 
 #[test]
 fn a_long_gap_is_skipped_and_short_ones_are_exact_too() {
-    let mut chain = Chain::<f32>::new(&design(7, 0.8, 60.0, 20));
+    let mut chain = Chain::<f32>::new(&design(7, 0.8, 60.0, 20, MAX_TAPS).unwrap());
     let mut out = Vec::new();
     chain.push(&[1.0; 700], &mut out);
     chain.gap(1_000_000_003, false, &mut out);
@@ -207,6 +207,26 @@ fn f32_streams_and_end_of_stream_flush() {
     let out = h.output::<f32>(0);
     assert_eq!(out.len(), 251, "ceil(1001/4) outputs");
     assert!((out[125] - 2.0).abs() < 1e-4);
+}
+
+#[test]
+fn an_unreasonable_rate_is_an_error_not_an_allocation() {
+    // output_rate from a bogus rate tag: factor 999,983 (prime) would need ~10^8 taps
+    let mut h = Harness::of::<DecimateDef>(params("output_rate = 1.0"), &[ItemType::C32]).unwrap();
+    h.push_tag(0, 0, Tag::Rate(999_983.0));
+    h.push_input(0, &[C32::new(0.0, 0.0); 10]);
+    let _ = h.run_to_end();
+    assert_eq!(
+        h.metrics()
+            .errors
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+    assert!(
+        h.metrics().last_error().contains("taps"),
+        "{}",
+        h.metrics().last_error()
+    );
 }
 
 #[test]

@@ -65,8 +65,15 @@ pub fn kaiser_params(tw: f64, atten_db: f64) -> (usize, f64) {
     (n | 1, beta)
 }
 
-/// Designs the stages for a total factor with the module's band plan.
-pub fn design(total: u64, passband: f64, atten_db: f64, max_stage: u64) -> Vec<StageDesign> {
+/// Designs the stages for a total factor with the module's band plan; refuses (before
+/// allocating) a stage longer than `max_taps`, returning its factor and length.
+pub fn design(
+    total: u64,
+    passband: f64,
+    atten_db: f64,
+    max_stage: u64,
+    max_taps: usize,
+) -> Result<Vec<StageDesign>, (u64, usize)> {
     let fo = 1.0 / total as f64; // output rate in units of the input rate
     let fp = passband * fo / 2.0;
     let mut rate = 1.0;
@@ -79,6 +86,9 @@ pub fn design(total: u64, passband: f64, atten_db: f64, max_stage: u64) -> Vec<S
         // normalised to this stage's input rate
         let (p, s) = (fp / rate, stop / rate);
         let (n, beta) = kaiser_params(s - p, atten_db);
+        if n > max_taps {
+            return Err((d, n));
+        }
         let win = windows::kaiser(n, beta);
         let taps64: Vec<f64> = firdes::lowpass((p + s) / 2.0, &win);
         let dc: f64 = taps64.iter().sum();
@@ -88,7 +98,7 @@ pub fn design(total: u64, passband: f64, atten_db: f64, max_stage: u64) -> Vec<S
         });
         rate = next;
     }
-    out
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -107,7 +117,7 @@ mod tests {
 
     #[test]
     fn stages_are_odd_symmetric_and_unit_gain() {
-        for s in design(2000, 0.8, 80.0, 20) {
+        for s in design(2000, 0.8, 80.0, 20, 10_000).unwrap() {
             assert_eq!(s.taps.len() % 2, 1);
             let n = s.taps.len();
             for k in 0..n / 2 {

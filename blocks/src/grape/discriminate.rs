@@ -306,7 +306,7 @@ pub fn analyze(w: &Window, plan: &Plan, s: &Settings) -> Result<Detection, Rejec
     let onset = al.k0 as f64 + best.tau; // seconds after the system minute boundary
     Ok(Detection {
         station: plan.station,
-        minute_ns: al.minute * 60_000_000_000,
+        minute_ns: al.minute.saturating_mul(60_000_000_000),
         d_clock_s: onset - 60.0 * (al.minute - w.minute) as f64,
         uncertainty_s: var.sqrt(),
         ticks: per_slot.len(),

@@ -101,7 +101,8 @@ impl Assembler {
     /// nanosecond: the large parts are subtracted as integers).
     fn seconds_after(&self, index: f64, minute: i64) -> Option<f64> {
         self.anchor.map(|(i, ns)| {
-            (ns - minute * 60_000_000_000) as f64 * 1e-9 + (index - i as f64) / self.fs
+            (i128::from(ns) - i128::from(minute) * 60_000_000_000) as f64 * 1e-9
+                + (index - i as f64) / self.fs
         })
     }
 

@@ -190,6 +190,13 @@ impl ToneDetect {
 
     fn on_tag(&mut self, position: u64, tag: &Tag, index: u64) {
         match *tag {
+            Tag::Rate(r) if !(4000.0..=10e6).contains(&r) => {
+                self.engine = None;
+                self.rate = None;
+                self.log.error(&format!(
+                    "rate tag {r} Hz at item {position} is outside 4 kHz–10 MHz: samples ignored"
+                ));
+            }
             Tag::Rate(r) if self.rate != Some(r) || self.engine.is_none() => {
                 self.rate = Some(r);
                 self.build_engine(r);

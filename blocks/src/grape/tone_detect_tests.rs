@@ -225,3 +225,43 @@ fn documented_examples_build_and_validate() {
     assert!(ToneDetectDef::validate(&p).is_empty());
     assert_eq!(p.propagation_ms.wwvh, 19.7);
 }
+
+#[test]
+fn bogus_tags_are_counted_not_fatal() {
+    let x = vec![C32::new(0.1, 0.0); 50_000];
+    // an absurd rate, then a sane one with a time near the end of i64
+    let mut h =
+        Harness::of::<ToneDetectDef>(toml::from_str("").unwrap(), &[ItemType::C32]).unwrap();
+    h.push_tag(0, 0, Tag::Rate(1e12));
+    h.push_input(0, &x[..10_000]);
+    h.push_tag(0, 0, Tag::Rate(20_000.0));
+    h.push_tag(
+        0,
+        0,
+        Tag::Time {
+            ns: i64::MAX - 1_000_000_000,
+            source: TimeSource::Upstream,
+        },
+    );
+    h.push_input(0, &x[10_000..30_000]);
+    // a time tag that disagrees with the running mapping: open minutes are dropped
+    h.push_tag(
+        0,
+        0,
+        Tag::Time {
+            ns: 1_765_022_400_000_000_000,
+            source: TimeSource::Upstream,
+        },
+    );
+    h.push_input(0, &x[30_000..]);
+    h.run_to_end().unwrap();
+    assert!(h.messages(0).is_empty());
+    assert_eq!(h.counter("time_jumps"), 1);
+    assert_eq!(h.counter("untimed_samples"), 10_000);
+    assert_eq!(
+        h.metrics()
+            .errors
+            .load(std::sync::atomic::Ordering::Relaxed),
+        0
+    );
+}
