@@ -113,8 +113,11 @@ fn main() {
     let x: Vec<C32> = (0..12_000_000u32)
         .map(|k| C32::new((k as f32 * 0.001).cos(), (k as f32 * 0.001).sin()))
         .collect();
-    let mut dec = Harness::new("decimate", "factor = 2000\nalign = false", &[ItemType::C32])
-        .expect("decimate");
+    let mut dec = Harness::of::<DecimateDef>(
+        toml::from_str("factor = 2000\nalign = false").expect("params"),
+        &[ItemType::C32],
+    )
+    .expect("decimate");
     dec.push_input(0, &x);
     let t = Instant::now();
     dec.run_to_end().expect("runs");
