@@ -5,6 +5,7 @@
 mod util;
 
 mod cli;
+mod grape_dsp;
 mod plan;
 mod registry;
 mod service;
