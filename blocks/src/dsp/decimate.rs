@@ -388,6 +388,18 @@ impl BlockDef for DecimateDef {
         e
     }
 
+    fn plan(p: &DecimateParams, inputs: &PlanInputs) -> PlanInfo {
+        let rate = match (p.output_rate, p.factor) {
+            (Some(out), _) => Some(out),
+            (None, Some(f)) => inputs.first_rate().or(p.input_rate).map(|r| r / f as f64),
+            (None, None) => None,
+        };
+        PlanInfo {
+            output_rates: Some(vec![rate]),
+            ..PlanInfo::default()
+        }
+    }
+
     fn build(p: &DecimateParams, ctx: &BuildContext) -> Result<Box<dyn Block>, BlockError> {
         match ctx.generic_type()? {
             ItemType::C32 => Ok(Box::new(Decimate::<C32>::new(p))),

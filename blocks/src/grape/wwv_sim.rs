@@ -243,6 +243,14 @@ impl BlockDef for WwvSimDef {
         e
     }
 
+    fn plan(p: &WwvSimParams, _: &PlanInputs) -> PlanInfo {
+        PlanInfo {
+            output_rates: Some(vec![Some(p.sample_rate)]),
+            items: p.items,
+            ..PlanInfo::default()
+        }
+    }
+
     fn build(p: &WwvSimParams, _: &BuildContext) -> Result<Box<dyn Block>, BlockError> {
         let start_ns = match &p.start {
             Some(s) => {

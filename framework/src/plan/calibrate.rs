@@ -11,6 +11,7 @@ use crate::graph::GraphBlock;
 use crate::harness::Harness;
 use crate::item::ItemType;
 use crate::registry::PortKind;
+use crate::tag::{Tag, TimeSource};
 
 use super::estimate::BlockPlan;
 
@@ -137,7 +138,7 @@ pub fn cpu(b: &GraphBlock, plan: &BlockPlan, cache: &mut Cache, budget: Duration
         let k = key(b);
         let (ns, method) = match cache.entries.get(&k) {
             Some(ns) => (Some(*ns), Method::Cached),
-            None => match measure(b, budget) {
+            None => match quietly(|| measure(b, plan, budget)) {
                 Some(ns) => {
                     cache.entries.insert(k, ns);
                     cache.dirty = true;
@@ -181,7 +182,7 @@ pub fn cpu(b: &GraphBlock, plan: &BlockPlan, cache: &mut Cache, budget: Duration
 
 /// Runs the block on synthetic input for about `budget`; nanoseconds per input item (per
 /// output item for a generator).
-fn measure(b: &GraphBlock, budget: Duration) -> Option<f64> {
+fn measure(b: &GraphBlock, plan: &BlockPlan, budget: Duration) -> Option<f64> {
     let body = b
         .params
         .to_toml()
@@ -194,6 +195,21 @@ fn measure(b: &GraphBlock, budget: Duration) -> Option<f64> {
             return None;
         }
     };
+    // Blocks that compute in time need the stream's rate and time, as a source would tag.
+    let rate = plan.items_in.map(|r| r / b.input_types.len().max(1) as f64);
+    for port in 0..b.input_types.len() {
+        if let Some(r) = rate {
+            h.push_tag(port, 0, Tag::Rate(r));
+        }
+        h.push_tag(
+            port,
+            0,
+            Tag::Time {
+                ns: crate::metrics::unix_now_ns(),
+                source: TimeSource::Simulated,
+            },
+        );
+    }
     if b.input_types.is_empty() {
         // A generator: let it run; count what it produces.
         let t0 = Instant::now();
@@ -220,6 +236,12 @@ fn measure(b: &GraphBlock, budget: Duration) -> Option<f64> {
     let elapsed = t0.elapsed();
     let consumed = h.metrics().total_in() as f64 / b.input_types.len() as f64;
     (consumed > 0.0).then(|| elapsed.as_nanos() as f64 / consumed)
+}
+
+/// Runs `f` with logging off: a block fed synthetic data may complain about it, and that is
+/// not news for the user.
+fn quietly<T>(f: impl FnOnce() -> T) -> T {
+    tracing::dispatcher::with_default(&tracing::Dispatch::none(), f)
 }
 
 /// `n` items of plausible data of type `t` as bytes (small floats, no NaN or denormals).
