@@ -83,7 +83,16 @@ fn every_block_file_has_a_harness_test() {
                 dirs.push(p);
                 continue;
             }
-            let text = std::fs::read_to_string(&p).expect("read");
+            let mut text = std::fs::read_to_string(&p).expect("read");
+            // Tests kept in a sibling file: `#[cfg(test)] #[path = "x_tests.rs"] mod tests;`.
+            let sibling = text
+                .split("#[path = \"")
+                .nth(1)
+                .and_then(|rest| rest.split('"').next())
+                .map(|name| p.with_file_name(name));
+            if let Some(path) = sibling {
+                text += &std::fs::read_to_string(path).unwrap_or_default();
+            }
             if text.contains("register_block!(") {
                 checked += 1;
                 assert!(
