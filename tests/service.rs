@@ -100,3 +100,97 @@ inputs = ["hang"]
         "pings must stop while stalled: {after:?}"
     );
 }
+
+/// Runs `flow status PATH --json`: (exit code, parsed JSON if any).
+fn status(s: &Sandbox, path: &std::path::Path) -> (Option<i32>, Option<serde_json::Value>) {
+    let out = s
+        .flow()
+        .args(["status", path.to_str().expect("path"), "--json"])
+        .output()
+        .expect("flow status");
+    (out.status.code(), serde_json::from_slice(&out.stdout).ok())
+}
+
+#[test]
+fn flow_status_reports_health_through_the_run_and_not_running_after() {
+    let s = Sandbox::new();
+    let status_path = s.path().join("run/st.status.json");
+    let fg = s.write(
+        "st.toml",
+        r#"[flowgraph]
+stall_after = "1s"
+startup_grace = "0s"
+
+[blocks.src]
+type = "signal_source"
+item = "f32"
+
+[blocks.hang]
+type = "fault_inject"
+inputs = ["src"]
+stall_after_items = 2000000
+
+[blocks.out]
+type = "null_sink"
+inputs = ["hang"]
+"#,
+    );
+    let mut child = s
+        .flow()
+        .args([
+            "run",
+            fg.to_str().expect("path"),
+            "--quiet",
+            "--status-file",
+            status_path.to_str().expect("path"),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn flow");
+    // Healthy while items flow, then stalled once `hang` stops consuming.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut seen_ok = false;
+    let stalled = loop {
+        assert!(Instant::now() < deadline, "no stall reported");
+        match status(&s, &status_path) {
+            (Some(0), Some(j)) => {
+                assert_eq!(j["flowgraph"], "st");
+                seen_ok = true;
+            }
+            (Some(2), Some(j)) => break j,
+            _ => {}
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(seen_ok, "the run was healthy before the stall");
+    assert_eq!(stalled["health"], "failed");
+    let hang = stalled["blocks"]
+        .as_array()
+        .expect("blocks")
+        .iter()
+        .find(|b| b["name"] == "hang")
+        .expect("hang")
+        .clone();
+    assert_eq!(hang["health"], "failed");
+    assert!(
+        hang["reason"]
+            .as_str()
+            .expect("reason")
+            .starts_with("stalled: no progress"),
+        "{hang}"
+    );
+    assert!(hang["items_in"].as_u64().expect("items") >= 2_000_000);
+
+    // A stalled block keeps a drain from finishing; kill -9 leaves the status file behind,
+    // and `flow status` must still see that the run is gone.
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(status_path.exists());
+    let (code, _) = status(&s, &status_path);
+    assert_eq!(
+        code,
+        Some(3),
+        "after the run, `flow status` says it is not running"
+    );
+}

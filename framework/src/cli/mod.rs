@@ -17,6 +17,7 @@ pub mod render;
 pub mod run;
 pub mod signals;
 pub mod status;
+pub mod status_command;
 pub mod summary;
 
 use std::process::ExitCode;
@@ -49,6 +50,8 @@ pub enum Command {
     Graph(graph::GraphArgs),
     /// Rates, disk, memory and CPU of a flowgraph against this host; fails if it does not fit.
     Plan(plan::PlanArgs),
+    /// Health of a running flowgraph (exit code: 0 ok, 1 degraded, 2 failed, 3 not running).
+    Status(status_command::StatusArgs),
     /// Run a built-in benchmark workload (figures in the performance guide).
     Bench(bench::BenchArgs),
     /// Generate reference documentation.
@@ -67,6 +70,7 @@ pub fn main() -> ExitCode {
         Command::Blocks(a) => blocks::execute(a, &mut out, &mut err),
         Command::Graph(a) => graph::execute(a, &mut out, &mut err),
         Command::Plan(a) => plan::execute(a, &mut out, &mut err),
+        Command::Status(a) => status_command::execute(a, &mut out, &mut err),
         Command::Bench(a) => bench::execute(a, &mut out, &mut err),
         Command::Docs(a) => docs::execute(a, &mut out),
     }

@@ -16,6 +16,7 @@ use super::summary;
 use crate::config;
 use crate::runtime::Flowgraph;
 use crate::service::notify::{self, Notifier};
+use crate::service::snapshot::{self, Snapshot, StatusFile};
 use crate::service::watchdog::{Verdict, Watchdog};
 
 /// Arguments of `flow run`.
@@ -36,6 +37,10 @@ pub struct RunArgs {
     /// pings (WatchdogSec) only while no block is stalled or failed.
     #[arg(long)]
     pub systemd: bool,
+    /// Where to keep the status `flow status` reads (default:
+    /// `$XDG_RUNTIME_DIR/flow/NAME.status.json`, else in the temporary directory).
+    #[arg(long, value_name = "PATH")]
+    pub status_file: Option<PathBuf>,
 }
 
 /// What `flow run` needs from its surroundings (so tests can run it).
@@ -96,7 +101,7 @@ pub fn execute(args: &RunArgs, env: RunEnv<'_>) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let mut service = Service::new(args.systemd, &graph, &fg);
+    let mut service = Service::new(args, &graph, &fg);
     let mut status = (env.live_status && !args.quiet).then(|| Status::new(&graph, &fg));
     let started = Instant::now();
     let mut stopping = false;
@@ -135,6 +140,7 @@ pub fn execute(args: &RunArgs, env: RunEnv<'_>) -> ExitCode {
     }
     let blocks = fg.blocks.clone();
     let report = fg.wait();
+    service.finish();
     if !args.quiet {
         let _ = env
             .out
@@ -157,6 +163,8 @@ pub fn execute(args: &RunArgs, env: RunEnv<'_>) -> ExitCode {
 
 /// The stall watchdog and, under `--systemd`, the service manager notifications.
 struct Service {
+    name: String,
+    status_file: Option<StatusFile>,
     watchdog: Watchdog,
     notifier: Option<Notifier>,
     ping_every: Option<Duration>,
@@ -165,8 +173,19 @@ struct Service {
 }
 
 impl Service {
-    fn new(systemd: bool, graph: &crate::graph::Graph, fg: &Flowgraph) -> Self {
-        let notifier = if systemd {
+    fn new(args: &RunArgs, graph: &crate::graph::Graph, fg: &Flowgraph) -> Self {
+        let path = args
+            .status_file
+            .clone()
+            .unwrap_or_else(|| snapshot::default_path(&graph.settings.name));
+        let status_file = match StatusFile::new(path.clone()) {
+            Ok(f) => Some(f),
+            Err(e) => {
+                tracing::warn!(path = %path.display(), "cannot keep a status file, so `flow status` will not see this run: {e}");
+                None
+            }
+        };
+        let notifier = if args.systemd {
             match Notifier::from_env() {
                 Ok(Some(n)) => Some(n),
                 Ok(None) => {
@@ -185,6 +204,8 @@ impl Service {
             let _ = n.ready(&format!("{} blocks running", fg.blocks.len()));
         }
         Service {
+            name: graph.settings.name.clone(),
+            status_file,
             watchdog: Watchdog::new(fg, graph.settings.stall_after, graph.settings.startup_grace),
             ping_every: notifier
                 .as_ref()
@@ -224,6 +245,23 @@ impl Service {
             }
         }
         self.last_verdict = verdict;
+        if let Some(f) = &self.status_file {
+            if let Err(e) = f.write(&self.snapshot(fg)) {
+                tracing::debug!(path = %f.path().display(), "status file: {e}");
+            }
+        }
+    }
+
+    /// The current status.
+    fn snapshot(&self, fg: &Flowgraph) -> Snapshot {
+        Snapshot::capture(&self.name, fg, &self.last_verdict)
+    }
+
+    /// The run is over: the status file goes (a stale one would claim a run that is not).
+    fn finish(&self) {
+        if let Some(f) = &self.status_file {
+            f.remove();
+        }
     }
 
     /// How often the run loop should call [`Service::tick`].

@@ -2,4 +2,5 @@
 //! decides whether the flowgraph is still making progress.
 
 pub mod notify;
+pub mod snapshot;
 pub mod watchdog;
