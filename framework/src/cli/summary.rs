@@ -71,7 +71,7 @@ fn round_ms(d: std::time::Duration) -> std::time::Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::BlockMetrics;
+    use crate::metrics::{BlockMetrics, BlockState};
     use std::sync::atomic::Ordering;
     use std::sync::Arc;
     use std::time::Duration;
