@@ -107,6 +107,10 @@ pub struct CheckParams {
     /// Panic instead of returning an error.
     #[serde(default)]
     pub panic: bool,
+    /// Stop consuming once this many items have arrived, until the input ends (a hung
+    /// block whose progress counters freeze).
+    #[serde(default)]
+    pub hold_after_items: Option<u64>,
     /// Sleep this long in `start` (a slow device).
     #[serde(default)]
     pub start_delay_ms: u64,
@@ -158,6 +162,14 @@ impl Block for Check {
             )));
         }
         let input = &mut io.inputs[0];
+        let held = self
+            .p
+            .hold_after_items
+            .is_some_and(|h| self.items.get() >= h);
+        if held && !input.is_finished() {
+            std::thread::sleep(Duration::from_millis(10));
+            return Ok(Flow::Continue);
+        }
         for t in input.tags() {
             if let Tag::Gap(n) = t.tag {
                 self.lost.add(n);
@@ -209,7 +221,7 @@ impl BlockDef for CheckDef {
             .input("in", ItemType::I32)
             .min_items(p.min_items)
             .manual_tags();
-        if p.delay_us > 0 {
+        if p.delay_us > 0 || p.hold_after_items.is_some() {
             s.blocking()
         } else {
             s
