@@ -7,9 +7,11 @@
 //! | [`encoding`] | payload sample encodings (s16/f32, both byte orders) |
 //! | [`timing`] | 32-bit timestamp extension, GPS_TIME/RTP_TIMESNAP to UTC |
 //! | [`reorder`] | per-stream reorder window, gaps, duplicates, late packets |
+//! | [`udp`] | sockets: unicast/multicast receive with kernel drop counts, send |
 
 pub mod encoding;
 pub mod ka9q_status;
 pub mod reorder;
 pub mod rtp;
 pub mod timing;
+pub mod udp;
