@@ -68,6 +68,13 @@ pub enum Release<'a> {
     },
 }
 
+/// Released in order, waiting to be handed out.
+#[derive(Debug)]
+enum Ready {
+    Gap(u64),
+    Data { skip: usize, p: Packet },
+}
+
 /// How many recently abandoned ranges are remembered (to tell late from duplicate).
 const LOST_MEMORY: usize = 64;
 
@@ -80,6 +87,7 @@ pub struct Reorder {
     highest: u64,
     lost: VecDeque<(u64, u64)>,
     suspect: Option<Packet>,
+    ready: VecDeque<Ready>,
     pool: Vec<Vec<C32>>,
 }
 
@@ -93,6 +101,7 @@ impl Reorder {
             highest: 0,
             lost: VecDeque::new(),
             suspect: None,
+            ready: VecDeque::new(),
             pool: Vec::new(),
         }
     }
@@ -114,9 +123,9 @@ impl Reorder {
         b
     }
 
-    /// Number of packets held.
+    /// Number of packets held (behind holes or ready to be released).
     pub fn held(&self) -> usize {
-        self.pending.len()
+        self.pending.len() + self.ready.len()
     }
 
     fn recycle(&mut self, p: Packet) {
@@ -132,6 +141,7 @@ impl Reorder {
             self.next = Some(p.ts);
             self.highest = p.ts;
             self.pending.insert(p.ts, p);
+            self.advance(None, false);
             return Verdict::Accepted { reordered: false };
         };
         if end <= next || p.samples.is_empty() {
@@ -155,6 +165,8 @@ impl Reorder {
         let reordered = p.ts < self.highest;
         self.highest = self.highest.max(p.ts);
         self.pending.insert(p.ts, p);
+        // Count and span limits apply per packet, whatever the batching of releases.
+        self.advance(None, false);
         Verdict::Accepted { reordered }
     }
 
@@ -173,14 +185,15 @@ impl Reorder {
             self.highest = self.highest.max(p.ts);
             self.pending.insert(s.ts, s);
             self.pending.insert(p.ts, p);
+            self.advance(None, false);
         }
         // Everything before the jump can no longer be waited for.
         Verdict::Accepted { reordered: false }
     }
 
-    /// Releases what is in order, closing holes the window gives up on (all of them when
-    /// `flush`). Calls `out` for each gap and data run.
-    pub fn release(&mut self, now: Instant, flush: bool, mut out: impl FnMut(Release<'_>)) {
+    /// Moves what is in order to the ready queue, closing holes the window gives up on:
+    /// by count and span always, by age given `now`, all of them when `flush`.
+    fn advance(&mut self, now: Option<Instant>, flush: bool) {
         while let Some(mut next) = self.next {
             let Some((&ts, first)) = self.pending.first_key_value() else {
                 break;
@@ -193,11 +206,13 @@ impl Reorder {
                 let give_up = flush
                     || self.pending.len() > self.cfg.max_packets
                     || newest_end - next > self.cfg.max_samples
-                    || now.saturating_duration_since(first.arrived) >= self.cfg.max_hold;
+                    || now.is_some_and(|t| {
+                        t.saturating_duration_since(first.arrived) >= self.cfg.max_hold
+                    });
                 if !give_up {
                     break;
                 }
-                out(Release::Gap(ts - next));
+                self.ready.push_back(Ready::Gap(ts - next));
                 if self.lost.len() == LOST_MEMORY {
                     self.lost.pop_front();
                 }
@@ -208,16 +223,31 @@ impl Reorder {
                 break;
             };
             let skip = (next - p.ts) as usize;
-            let end = p.ts + p.samples.len() as u64;
             if skip < p.samples.len() {
-                out(Release::Data {
-                    ts: next,
-                    samples: &p.samples[skip..],
-                });
-                next = end;
+                next = p.ts + p.samples.len() as u64;
+                self.ready.push_back(Ready::Data { skip, p });
+            } else {
+                self.recycle(p);
             }
             self.next = Some(next);
-            self.recycle(p);
+        }
+    }
+
+    /// Releases what is in order, closing holes the window gives up on (all of them when
+    /// `flush`). Calls `out` for each gap and data run.
+    pub fn release(&mut self, now: Instant, flush: bool, mut out: impl FnMut(Release<'_>)) {
+        self.advance(Some(now), flush);
+        while let Some(r) = self.ready.pop_front() {
+            match r {
+                Ready::Gap(n) => out(Release::Gap(n)),
+                Ready::Data { skip, p } => {
+                    out(Release::Data {
+                        ts: p.ts + skip as u64,
+                        samples: &p.samples[skip..],
+                    });
+                    self.recycle(p);
+                }
+            }
         }
         if flush {
             if let Some(s) = self.suspect.take() {

@@ -1,0 +1,466 @@
+//! `rtp_source`: receives ka9q-radio (radiod) RTP I/Q streams over UDP, unicast or IPv4
+//! multicast, one output per channel (SSRC), with the format and GPS time learned from
+//! radiod's status stream, reordering, gap tags and loss counters.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use flow_framework::log::RateLimited;
+use flow_framework::metrics::unix_now_ns;
+use flow_framework::prelude::*;
+
+use super::encoding::Encoding;
+use super::ka9q_status::ChannelStatus;
+use super::rtp::RtpHeader;
+use super::rtp_channel::{Channel, ChannelConfig, Shared, Stats};
+use super::timing::DEFAULT_LEAP_SECONDS;
+use super::udp::{check_endpoint, parse_endpoint, wait_readable, Interface, Receiver};
+
+/// One channel of `rtp_source`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelParams {
+    /// RTP SSRC of the channel (radiod: the frequency in kHz).
+    pub ssrc: u32,
+    /// Name of the channel's output port (`rx.NAME` in `inputs`): letters, digits, `_`, `-`.
+    pub name: String,
+    /// Centre frequency in Hz if radiod's status does not say (default: SSRC × 1000).
+    #[serde(default)]
+    pub frequency_hz: Option<f64>,
+    /// Sample rate in Hz if radiod's status does not say (overrides the block's default).
+    #[serde(default)]
+    pub sample_rate: Option<f64>,
+    /// Payload encoding if radiod's status does not say (overrides the block's default).
+    #[serde(default)]
+    pub encoding: Option<Encoding>,
+}
+
+/// Parameters of `rtp_source`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RtpSourceParams {
+    /// Where the data arrives: a multicast group to join, or a local address to bind
+    /// (`0.0.0.0` for any), as `host:port` (port 5004 if left out).
+    pub address: String,
+    /// radiod's status stream, `host:port` (default: the data address's host, port 5006);
+    /// `""` turns status off (format and time then come from the parameters and the clock).
+    #[serde(default)]
+    pub status: Option<String>,
+    /// Interface to join multicast groups on: an IPv4 address of it or its name (`eth0`);
+    /// empty for the kernel's choice.
+    #[serde(default)]
+    pub interface: String,
+    /// The channels to record, one output each.
+    pub channels: Vec<ChannelParams>,
+    /// Sample rate in Hz for channels whose status has not arrived.
+    #[serde(default)]
+    pub sample_rate: Option<f64>,
+    /// Payload encoding for channels whose status has not arrived: s16be (radiod's
+    /// default), s16le, f32le or f32be.
+    #[serde(default)]
+    pub encoding: Option<Encoding>,
+    /// How long a channel waits for radiod's status (for GPS time and its format) before it
+    /// starts on the parameters and the system clock. Packets are held meanwhile.
+    #[serde(default = "default_status_wait", with = "crate::util::duration::text")]
+    #[schemars(with = "String")]
+    pub status_wait: Duration,
+    /// Reorder window: the most packets held behind a missing one.
+    #[serde(default = "default_reorder_packets")]
+    pub reorder_packets: usize,
+    /// Reorder window: the longest a missing packet is waited for (and the most stream time
+    /// held past it). After that its samples are a gap, and the packet, if it comes, is late.
+    #[serde(default = "default_reorder_time", with = "crate::util::duration::text")]
+    #[schemars(with = "String")]
+    pub reorder_time: Duration,
+    /// GPS − UTC in seconds, for GPS_TIME (18 since 2017).
+    #[serde(default = "default_leap")]
+    pub leap_seconds: i32,
+    /// Re-tag time when radiod's GPS_TIME/RTP_TIMESNAP mapping moves by more than this many
+    /// milliseconds from the one in use.
+    #[serde(default = "default_time_step_ms")]
+    pub time_step_ms: f64,
+    /// Socket receive buffer in bytes (the kernel may cap it at net.core.rmem_max unless
+    /// flow runs with CAP_NET_ADMIN).
+    #[serde(default = "default_recv_buffer")]
+    pub recv_buffer: usize,
+}
+
+fn default_status_wait() -> Duration {
+    Duration::from_secs(2)
+}
+fn default_reorder_packets() -> usize {
+    64
+}
+fn default_reorder_time() -> Duration {
+    Duration::from_millis(200)
+}
+fn default_leap() -> i32 {
+    DEFAULT_LEAP_SECONDS
+}
+fn default_time_step_ms() -> f64 {
+    2.0
+}
+fn default_recv_buffer() -> usize {
+    32 << 20
+}
+
+/// How long one work call collects packets before handing them downstream.
+const BATCH: Duration = Duration::from_millis(20);
+/// Largest datagram.
+const MAX_DATAGRAM: usize = 65_536;
+
+/// The block's counters.
+#[derive(Default)]
+struct Counters {
+    packets: Counter,
+    samples: Counter,
+    lost: Counter,
+    reordered: Counter,
+    duplicate: Counter,
+    malformed: Counter,
+    late: Counter,
+    no_format: Counter,
+    time_steps: Counter,
+    ignored: Counter,
+    status: Counter,
+    kernel_drops: Counter,
+}
+
+/// Receives RTP.
+pub struct RtpSource {
+    p: RtpSourceParams,
+    shared: Shared,
+    data: Option<Receiver>,
+    status: Option<Receiver>,
+    channels: Vec<Channel>,
+    by_ssrc: HashMap<u32, usize>,
+    buf: Vec<u8>,
+    stats: Stats,
+    c: Counters,
+    bad_packet: RateLimited,
+    bad_status: RateLimited,
+}
+
+impl RtpSource {
+    fn status_address(&self) -> Result<Option<std::net::SocketAddrV4>, BlockError> {
+        match self.p.status.as_deref() {
+            Some("") => Ok(None),
+            Some(s) => parse_endpoint(s, 5006)
+                .map(Some)
+                .map_err(BlockError::config),
+            None => {
+                let data = parse_endpoint(&self.p.address, 5004).map_err(BlockError::config)?;
+                Ok(Some(std::net::SocketAddrV4::new(*data.ip(), 5006)))
+            }
+        }
+    }
+
+    fn on_datagram(&mut self, len: usize, status: bool) {
+        let (now, unix) = (Instant::now(), unix_now_ns());
+        let pkt = &self.buf[..len];
+        if status {
+            match ChannelStatus::parse(pkt) {
+                Ok(s) => {
+                    let ch = s.ssrc.and_then(|x| self.by_ssrc.get(&x).copied());
+                    if let Some(k) = ch {
+                        self.c.status.inc();
+                        self.channels[k].on_status(&s, &self.shared, &mut self.stats);
+                    }
+                }
+                Err(e) => self.bad_status.warn(&e.to_string()),
+            }
+            return;
+        }
+        match RtpHeader::parse(pkt) {
+            Ok((h, payload)) => match self.by_ssrc.get(&h.ssrc) {
+                Some(&k) => {
+                    self.channels[k].on_packet(h, payload, now, unix, &self.shared, &mut self.stats)
+                }
+                None => self.c.ignored.inc(),
+            },
+            Err(e) => {
+                self.stats.malformed += 1;
+                self.bad_packet.warn(&e.to_string());
+            }
+        }
+    }
+
+    fn drain(&mut self, status: bool) {
+        for _ in 0..4096 {
+            let sock = if status {
+                self.status.as_mut()
+            } else {
+                self.data.as_mut()
+            };
+            let Some(sock) = sock else { return };
+            match sock.recv(&mut self.buf) {
+                Ok(Some(n)) => self.on_datagram(n, status),
+                Ok(None) => return,
+                Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                    self.stats.malformed += 1;
+                    self.bad_packet.warn(&e.to_string());
+                }
+                Err(e) => {
+                    self.bad_packet.warn(&format!("receiving: {e}"));
+                    return;
+                }
+            }
+        }
+    }
+
+    fn emit_all(&mut self, io: &mut WorkIo, flush: bool) {
+        let now = Instant::now();
+        for (ch, out) in self.channels.iter_mut().zip(io.outputs.iter_mut()) {
+            if !flush {
+                ch.try_start(now, &self.shared, &mut self.stats);
+            }
+            ch.emit(out, now, flush, &self.shared, &mut self.stats);
+        }
+        self.publish();
+    }
+
+    fn publish(&mut self) {
+        let s = std::mem::take(&mut self.stats);
+        let c = &self.c;
+        for (counter, v) in [
+            (&c.packets, s.packets),
+            (&c.samples, s.samples),
+            (&c.lost, s.lost),
+            (&c.reordered, s.reordered),
+            (&c.duplicate, s.duplicate),
+            (&c.malformed, s.malformed),
+            (&c.late, s.late),
+            (&c.no_format, s.no_format),
+            (&c.time_steps, s.time_steps),
+        ] {
+            if v > 0 {
+                counter.add(v);
+            }
+        }
+        if let Some(d) = self.data.as_ref().and_then(Receiver::kernel_drops) {
+            c.kernel_drops.set(d.into());
+        }
+    }
+}
+
+impl Block for RtpSource {
+    fn start(&mut self, ctx: &BlockContext) -> Result<(), BlockError> {
+        let iface = Interface::parse(&self.p.interface);
+        let data_addr = parse_endpoint(&self.p.address, 5004).map_err(BlockError::config)?;
+        let data = Receiver::open(data_addr, &iface, self.p.recv_buffer)
+            .map_err(|e| BlockError::io(format!("receiving RTP on {data_addr}"), e))?;
+        if data.recv_buffer < self.p.recv_buffer {
+            tracing::warn!(block = ctx.name(), granted = data.recv_buffer, asked = self.p.recv_buffer,
+                "socket receive buffer capped by net.core.rmem_max (raise it with sysctl to avoid drops)");
+        }
+        self.data = Some(data);
+        self.status = match self.status_address()? {
+            Some(a) => Some(
+                Receiver::open(a, &iface, 1 << 20)
+                    .map_err(|e| BlockError::io(format!("receiving radiod status on {a}"), e))?,
+            ),
+            None => None,
+        };
+        let c = |n| ctx.counter(n);
+        self.c = Counters {
+            packets: c("packets"),
+            samples: c("samples"),
+            lost: c("lost"),
+            reordered: c("reordered"),
+            duplicate: c("duplicate"),
+            malformed: c("malformed"),
+            late: c("late"),
+            no_format: c("no_format"),
+            time_steps: c("time_steps"),
+            ignored: c("ignored"),
+            status: c("status"),
+            kernel_drops: c("kernel_drops"),
+        };
+        Ok(())
+    }
+
+    fn work(&mut self, io: &mut WorkIo) -> Result<Flow, BlockError> {
+        let deadline = Instant::now() + BATCH;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let ready = {
+                let mut fds = Vec::with_capacity(2);
+                if let Some(d) = &self.data {
+                    fds.push(d.fd());
+                }
+                if let Some(s) = &self.status {
+                    fds.push(s.fd());
+                }
+                wait_readable(&fds, left.max(Duration::from_millis(1)))
+                    .map_err(|e| BlockError::io("waiting for RTP packets", e))?
+            };
+            if ready.get(1).copied().unwrap_or(false) {
+                self.drain(true);
+            }
+            if ready.first().copied().unwrap_or(false) {
+                self.drain(false);
+            }
+            self.emit_all(io, false);
+            if Instant::now() >= deadline {
+                return Ok(Flow::Continue);
+            }
+        }
+    }
+
+    fn stop(&mut self, io: &mut WorkIo) -> Result<(), BlockError> {
+        // Whatever is queued in the socket still counts; then the windows are flushed.
+        self.drain(true);
+        self.drain(false);
+        self.emit_all(io, true);
+        Ok(())
+    }
+}
+
+/// True for a usable port name.
+fn valid_port_name(n: &str) -> bool {
+    !n.is_empty()
+        && n.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// Registration of `rtp_source`.
+pub struct RtpSourceDef;
+
+impl BlockDef for RtpSourceDef {
+    type Params = RtpSourceParams;
+    const NAME: &'static str = "rtp_source";
+    const SUMMARY: &'static str =
+        "Receives ka9q-radio RTP I/Q channels (unicast or multicast), one c32 output per SSRC.";
+    const DOC: &'static str = "No inputs. One `c32` output per entry of `channels`, named by its \
+        `name`. One socket receives every channel of a group (several channels, one block, one \
+        thread); packets of other SSRCs are counted as `ignored`.\n\n\
+        Format: sample rate, encoding (s16be/s16le/f32le/f32be, I/Q interleaved) and frequency \
+        come from radiod's status stream (TLV on port 5006) when it arrives, else from the \
+        parameters. Time: the first sample of each channel is tagged `time` from radiod's \
+        GPS_TIME and RTP_TIMESNAP (source `gpsdo`) or, if no status came within `status_wait`, \
+        from the system clock at the first packet's arrival (source `system_clock`); also `rate`, \
+        `freq`, and user tags `rtp_ssrc`, `rtp_timestamp` (and `rtp_gps_time_ns`, `rtp_timesnap`). \
+        32-bit RTP timestamps are extended across wraps; the sample index never wraps.\n\n\
+        Loss and order: packets are placed by timestamp within a reorder window \
+        (`reorder_packets`, `reorder_time`); missing samples become `gap` tags (never silent), \
+        duplicates are dropped, packets after their window closed are counted as `late`. \
+        Counters: packets, samples, lost (samples), reordered, duplicate, malformed, late, \
+        no_format, time_steps, ignored, status, kernel_drops (the socket's SO_RXQ_OVFL). \
+        A live source: never blocks; when downstream is full it drops with hysteresis and tags \
+        the gap. On stop the reorder windows are flushed.";
+    const EXAMPLE: &'static str = "address = \"239.1.2.3:5004\"\ninterface = \"\"\n\
+        channels = [\n  { ssrc = 10000, name = \"WWV_10\" },\n  { ssrc = 15000, name = \"WWV_15\" },\n]\n\
+        sample_rate = 20000.0\nencoding = \"s16be\"";
+
+    fn signature(p: &RtpSourceParams) -> Signature {
+        let mut s = Signature::new();
+        for ch in &p.channels {
+            s = s.output(ch.name.clone(), ItemType::C32);
+        }
+        s.live().manual_tags()
+    }
+
+    fn validate(p: &RtpSourceParams) -> Vec<ParamError> {
+        let mut errs = Vec::new();
+        if let Err(e) = check_endpoint(&p.address) {
+            errs.push(ParamError::new("address", e));
+        }
+        if let Some(Err(e)) = p
+            .status
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .map(check_endpoint)
+        {
+            errs.push(ParamError::new("status", e));
+        }
+        if p.channels.is_empty() {
+            errs.push(ParamError::new("channels", "list at least one channel"));
+        }
+        let mut names = std::collections::HashSet::new();
+        let mut ssrcs = std::collections::HashSet::new();
+        for (i, ch) in p.channels.iter().enumerate() {
+            if !valid_port_name(&ch.name) {
+                errs.push(ParamError::new(
+                    format!("channels[{i}].name"),
+                    format!(
+                        "`{}` is not a port name: use letters, digits, `_` and `-`",
+                        ch.name
+                    ),
+                ));
+            }
+            if !names.insert(ch.name.as_str()) {
+                errs.push(ParamError::new(
+                    format!("channels[{i}].name"),
+                    format!("`{}` is used twice", ch.name),
+                ));
+            }
+            if !ssrcs.insert(ch.ssrc) {
+                errs.push(ParamError::new(
+                    format!("channels[{i}].ssrc"),
+                    format!("ssrc {} is listed twice", ch.ssrc),
+                ));
+            }
+            if ch.sample_rate.is_some_and(|r| r.is_nan() || r <= 0.0) {
+                errs.push(ParamError::new(
+                    format!("channels[{i}].sample_rate"),
+                    "must be positive",
+                ));
+            }
+        }
+        if p.sample_rate.is_some_and(|r| r.is_nan() || r <= 0.0) {
+            errs.push(ParamError::new("sample_rate", "must be positive"));
+        }
+        if p.reorder_packets == 0 {
+            errs.push(ParamError::new("reorder_packets", "must be at least 1"));
+        }
+        if p.time_step_ms.is_nan() || p.time_step_ms < 0.0 {
+            errs.push(ParamError::new("time_step_ms", "must be zero or more"));
+        }
+        errs
+    }
+
+    fn build(p: &RtpSourceParams, _: &BuildContext) -> Result<Box<dyn Block>, BlockError> {
+        let channels: Vec<Channel> = p
+            .channels
+            .iter()
+            .map(|c| {
+                Channel::new(ChannelConfig {
+                    ssrc: c.ssrc,
+                    name: c.name.clone(),
+                    frequency_hz: c.frequency_hz,
+                    sample_rate: c.sample_rate.or(p.sample_rate),
+                    encoding: c.encoding.or(p.encoding),
+                })
+            })
+            .collect();
+        let by_ssrc = p
+            .channels
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.ssrc, i))
+            .collect();
+        let limited = |what: &str| RateLimited::new(what.to_string(), Duration::from_secs(10));
+        Ok(Box::new(RtpSource {
+            shared: Shared {
+                leap_seconds: p.leap_seconds,
+                status_wait: p.status_wait,
+                time_step_ns: (p.time_step_ms * 1e6) as i64,
+                reorder_packets: p.reorder_packets,
+                reorder_time: p.reorder_time,
+                hold_packets: 4096,
+            },
+            p: p.clone(),
+            data: None,
+            status: None,
+            channels,
+            by_ssrc,
+            buf: vec![0; MAX_DATAGRAM],
+            stats: Stats::default(),
+            c: Counters::default(),
+            bad_packet: limited("rtp_source: malformed packet"),
+            bad_status: limited("rtp_source: malformed status packet"),
+        }))
+    }
+}
+
+register_block!(RtpSourceDef);
