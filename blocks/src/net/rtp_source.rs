@@ -106,6 +106,8 @@ fn default_recv_buffer() -> usize {
 
 /// How long one work call collects packets before handing them downstream.
 const BATCH: Duration = Duration::from_millis(20);
+/// How long reading waits for a full output to drain before it reads and drops.
+const DEFER: Duration = Duration::from_millis(500);
 /// Largest datagram.
 const MAX_DATAGRAM: usize = 65_536;
 
@@ -137,6 +139,9 @@ pub struct RtpSource {
     buf: Vec<u8>,
     stats: Stats,
     c: Counters,
+    /// Largest free space seen per output (its capacity).
+    capacity: Vec<usize>,
+    starving_since: Option<Instant>,
     bad_packet: RateLimited,
     bad_status: RateLimited,
 }
@@ -155,7 +160,8 @@ impl RtpSource {
         }
     }
 
-    fn on_datagram(&mut self, len: usize, status: bool) {
+    /// Handles one datagram; returns the channel a data packet went to.
+    fn on_datagram(&mut self, len: usize, status: bool) -> Option<usize> {
         let (now, unix) = (Instant::now(), unix_now_ns());
         let pkt = &self.buf[..len];
         if status {
@@ -169,43 +175,74 @@ impl RtpSource {
                 }
                 Err(e) => self.bad_status.warn(&e.to_string()),
             }
-            return;
+            return None;
         }
         match RtpHeader::parse(pkt) {
             Ok((h, payload)) => match self.by_ssrc.get(&h.ssrc) {
                 Some(&k) => {
-                    self.channels[k].on_packet(h, payload, now, unix, &self.shared, &mut self.stats)
+                    self.channels[k].on_packet(
+                        h,
+                        payload,
+                        now,
+                        unix,
+                        &self.shared,
+                        &mut self.stats,
+                    );
+                    Some(k)
                 }
-                None => self.c.ignored.inc(),
+                None => {
+                    self.c.ignored.inc();
+                    None
+                }
             },
             Err(e) => {
                 self.stats.malformed += 1;
                 self.bad_packet.warn(&e.to_string());
+                None
             }
         }
     }
 
-    fn drain(&mut self, status: bool) {
-        for _ in 0..4096 {
+    /// Receives what is queued on a socket (at most `limit` datagrams). Data packets are
+    /// released to their output at once; reading stops early when that output runs low on
+    /// space, so the work call returns and downstream can drain (the rest waits in the
+    /// kernel's buffer). Returns true if datagrams may be left.
+    fn drain(&mut self, io: &mut WorkIo, status: bool, limit: usize) -> bool {
+        for _ in 0..limit {
             let sock = if status {
                 self.status.as_mut()
             } else {
                 self.data.as_mut()
             };
-            let Some(sock) = sock else { return };
+            let Some(sock) = sock else { return false };
             match sock.recv(&mut self.buf) {
-                Ok(Some(n)) => self.on_datagram(n, status),
-                Ok(None) => return,
+                Ok(Some(n)) => {
+                    if let Some(k) = self.on_datagram(n, status) {
+                        let out = &mut io.outputs[k];
+                        self.channels[k].emit(
+                            out,
+                            Instant::now(),
+                            false,
+                            &self.shared,
+                            &mut self.stats,
+                        );
+                        if out.space() < self.capacity[k] / 8 {
+                            return true;
+                        }
+                    }
+                }
+                Ok(None) => return false,
                 Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
                     self.stats.malformed += 1;
                     self.bad_packet.warn(&e.to_string());
                 }
                 Err(e) => {
                     self.bad_packet.warn(&format!("receiving: {e}"));
-                    return;
+                    return false;
                 }
             }
         }
+        true
     }
 
     fn emit_all(&mut self, io: &mut WorkIo, flush: bool) {
@@ -280,37 +317,55 @@ impl Block for RtpSource {
     }
 
     fn work(&mut self, io: &mut WorkIo) -> Result<Flow, BlockError> {
-        let deadline = Instant::now() + BATCH;
+        let now = Instant::now();
+        // An output short of space (downstream behind): leave packets in the kernel's
+        // (large) socket buffer for up to DEFER, rather than read them only to drop them.
+        // Past that, read on and let the full output drop (counted, tagged as a gap).
+        let mut starving = false;
+        for (cap, out) in self.capacity.iter_mut().zip(io.outputs.iter()) {
+            *cap = (*cap).max(out.space());
+            starving |= out.space() < *cap / 4;
+        }
+        let defer = starving && now.duration_since(*self.starving_since.get_or_insert(now)) < DEFER;
+        if !starving {
+            self.starving_since = None;
+        }
+        let deadline = now
+            + if defer {
+                Duration::from_millis(5)
+            } else {
+                BATCH
+            };
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             let ready = {
                 let mut fds = Vec::with_capacity(2);
-                if let Some(d) = &self.data {
-                    fds.push(d.fd());
-                }
                 if let Some(s) = &self.status {
                     fds.push(s.fd());
+                }
+                if let Some(d) = self.data.as_ref().filter(|_| !defer) {
+                    fds.push(d.fd());
                 }
                 wait_readable(&fds, left.max(Duration::from_millis(1)))
                     .map_err(|e| BlockError::io("waiting for RTP packets", e))?
             };
-            if ready.get(1).copied().unwrap_or(false) {
-                self.drain(true);
+            let status_ready = self.status.is_some() && ready.first().copied().unwrap_or(false);
+            let data_ready = !defer && ready.last().copied().unwrap_or(false);
+            if status_ready {
+                self.drain(io, true, 1024);
             }
-            if ready.first().copied().unwrap_or(false) {
-                self.drain(false);
-            }
+            let more = data_ready && self.drain(io, false, 1024);
             self.emit_all(io, false);
-            if Instant::now() >= deadline {
+            if more || defer || Instant::now() >= deadline {
                 return Ok(Flow::Continue);
             }
         }
     }
 
     fn stop(&mut self, io: &mut WorkIo) -> Result<(), BlockError> {
-        // Whatever is queued in the socket still counts; then the windows are flushed.
-        self.drain(true);
-        self.drain(false);
+        // Whatever is queued in the sockets still counts; then the windows are flushed.
+        self.drain(io, true, usize::MAX);
+        while self.drain(io, false, usize::MAX) {}
         self.emit_all(io, true);
         Ok(())
     }
@@ -457,6 +512,8 @@ impl BlockDef for RtpSourceDef {
             buf: vec![0; MAX_DATAGRAM],
             stats: Stats::default(),
             c: Counters::default(),
+            capacity: vec![0; p.channels.len()],
+            starving_since: None,
             bad_packet: limited("rtp_source: malformed packet"),
             bad_status: limited("rtp_source: malformed status packet"),
         }))
