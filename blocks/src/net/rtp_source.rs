@@ -101,13 +101,13 @@ fn default_time_step_ms() -> f64 {
     2.0
 }
 fn default_recv_buffer() -> usize {
-    32 << 20
+    64 << 20
 }
 
 /// How long one work call collects packets before handing them downstream.
-const BATCH: Duration = Duration::from_millis(20);
+const BATCH: Duration = Duration::from_millis(50);
 /// How long reading waits for a full output to drain before it reads and drops.
-const DEFER: Duration = Duration::from_millis(500);
+const DEFER: Duration = Duration::from_millis(100);
 /// Largest datagram.
 const MAX_DATAGRAM: usize = 65_536;
 
