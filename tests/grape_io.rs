@@ -272,6 +272,10 @@ fn two_channels_with_loss_reordering_and_garbage_are_archived_exactly() {
             r.send(&a(201)[..6]); // truncated below the RTP header
         }
     }
+    // Everything is processed once the last minute holds its last samples (on Ctrl-C the
+    // source reads what is still queued, but only as much as its output queues can take).
+    wait_journaled(&dir, "A", T0 + 60, 10_000);
+    wait_journaled(&dir, "B", T0 + 60, 10_000);
     let summary = interrupt(child);
 
     for (name, v) in [
@@ -331,6 +335,19 @@ fn journaled(dir: &Path, channel: &str, minute: i64) -> u64 {
         .map_or(0, |j| j.records.iter().map(|r| r.1).sum())
 }
 
+/// Waits (at most 30 s) until the open minute's journal records `n` samples.
+fn wait_journaled(dir: &Path, channel: &str, minute: i64, n: u64) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while journaled(dir, channel, minute) < n {
+        assert!(
+            Instant::now() < deadline,
+            "{channel} {minute}: {} of {n} samples journaled",
+            journaled(dir, channel, minute)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 #[test]
 fn kill_9_mid_minute_then_restart_loses_nothing_written_and_conflicts_with_nothing() {
     let s = Sandbox::new();
@@ -377,6 +394,7 @@ fn kill_9_mid_minute_then_restart_loses_nothing_written_and_conflicts_with_nothi
     for k in 300..650 {
         r.send(&r.packet(5000, enc, k));
     }
+    wait_journaled(&dir, "K", T0 + 60, 5000);
     let summary = interrupt(child);
     assert_eq!(counter(&summary, "K", "recovered"), 1, "{summary}");
     assert_eq!(counter(&summary, "K", "resumed"), 19_900, "{summary}");

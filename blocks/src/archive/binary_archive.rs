@@ -12,58 +12,13 @@ use flow_framework::log::RateLimited;
 use flow_framework::metrics::unix_now_ns;
 use flow_framework::prelude::*;
 
+pub use super::binary_archive_params::{validate, BinaryArchiveParams};
 use super::minute_file::MinuteFile;
 use super::placement::{split, Anchor};
 use super::recovery::recover;
 use super::sidecar::MinuteMeta;
 use crate::net::rtp_channel::{TAG_GPS_TIME, TAG_RTP_SSRC, TAG_RTP_TIMESTAMP, TAG_TIMESNAP};
-use crate::util::fsync::{FsyncPolicy, SyncClock};
-
-/// Parameters of `binary_archive`.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct BinaryArchiveParams {
-    /// Root directory of the archive (relative paths are relative to where flow runs).
-    pub dir: PathBuf,
-    /// The channel's directory name under `dir` (default: the block's name).
-    #[serde(default)]
-    pub channel: Option<String>,
-    /// The channel's name in the sidecars (default: `channel` with `_` shown as spaces).
-    #[serde(default)]
-    pub channel_name: Option<String>,
-    /// Sample rate in Hz (an integer) if the stream has no `rate` tag.
-    #[serde(default)]
-    pub sample_rate: Option<u64>,
-    /// Centre frequency in Hz if the stream has no `freq` tag.
-    #[serde(default)]
-    pub frequency_hz: Option<f64>,
-    /// How far (in stream time) the stream must be past a minute before that minute is
-    /// finalized; data arriving for it later reopens and republishes it.
-    #[serde(
-        default = "default_finalize_after",
-        with = "crate::util::duration::text"
-    )]
-    #[schemars(with = "String")]
-    pub finalize_after: Duration,
-    /// When data is forced to disk: `always`, `never` (at finalize only) or an interval.
-    /// Bounds what a power loss can take; kill -9 loses nothing already written.
-    #[serde(default = "default_fsync")]
-    pub fsync: FsyncPolicy,
-    /// At start, finalize minutes a crashed run left open in this many newest day
-    /// directories of the channel.
-    #[serde(default = "default_recover_days")]
-    pub recover_days: usize,
-}
-
-fn default_finalize_after() -> Duration {
-    Duration::from_secs(2)
-}
-fn default_fsync() -> FsyncPolicy {
-    FsyncPolicy::Interval(Duration::from_secs(5))
-}
-fn default_recover_days() -> usize {
-    2
-}
+use crate::util::fsync::SyncClock;
 
 /// Writes minute files.
 pub struct BinaryArchive {
@@ -334,19 +289,7 @@ impl BlockDef for BinaryArchiveDef {
     }
 
     fn validate(p: &BinaryArchiveParams) -> Vec<ParamError> {
-        let mut errs = Vec::new();
-        if let Some(c) = &p.channel {
-            if c.is_empty() || c == "." || c == ".." || c.contains(['/', '\\']) {
-                errs.push(ParamError::new(
-                    "channel",
-                    format!("`{c}` is not a directory name"),
-                ));
-            }
-        }
-        if p.sample_rate == Some(0) {
-            errs.push(ParamError::new("sample_rate", "must be at least 1"));
-        }
-        errs
+        validate(p)
     }
 
     fn build(p: &BinaryArchiveParams, ctx: &BuildContext) -> Result<Box<dyn Block>, BlockError> {

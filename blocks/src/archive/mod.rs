@@ -4,6 +4,7 @@
 //! | module | purpose |
 //! |---|---|
 //! | [`binary_archive`] | the block |
+//! | [`binary_archive_params`] | its parameters and their validation |
 //! | [`placement`] | stream time → (minute, offset) on the archive's sample grid |
 //! | [`minute_file`] | one minute file: positional writes, resume, finalize |
 //! | [`journal`] | written-ranges journal of an open minute |
@@ -13,6 +14,7 @@
 //! | [`recovery`] | finalizing minutes an earlier run left open |
 
 pub mod binary_archive;
+pub mod binary_archive_params;
 pub mod journal;
 pub mod minute_file;
 pub mod placement;

@@ -8,6 +8,7 @@
 //! | [`packetizer`] | RTP data packets from c32 samples |
 //! | [`timing`] | 32-bit timestamp extension, GPS_TIME/RTP_TIMESNAP to UTC |
 //! | [`rtp_source`] | block: radiod RTP in, one c32 output per SSRC |
+//! | [`rtp_source_params`] | `rtp_source` parameters and their validation |
 //! | [`rtp_channel`] | one channel of `rtp_source`: format, time, window, tags |
 //! | [`rtp_sink`] | block: c32 out as radiod-compatible RTP plus status |
 //! | [`reorder`] | per-stream reorder window, gaps, duplicates, late packets |
@@ -21,6 +22,7 @@ pub mod rtp;
 pub mod rtp_channel;
 pub mod rtp_sink;
 pub mod rtp_source;
+pub mod rtp_source_params;
 pub mod timing;
 pub mod udp;
 
