@@ -291,8 +291,10 @@ impl BlockDef for RtpSourceDef {
     const SUMMARY: &'static str =
         "Receives ka9q-radio RTP I/Q channels (unicast or multicast), one c32 output per SSRC.";
     const DOC: &'static str = "No inputs. One `c32` output per entry of `channels`, named by its \
-        `name`. One socket receives every channel of a group (several channels, one block, one \
-        thread); packets of other SSRCs are counted as `ignored`.\n\n\
+        `name`; each entry is `{ ssrc, name, frequency_hz?, sample_rate?, encoding? }` (the last \
+        three override the block's defaults when radiod's status does not say). One socket \
+        receives every channel of a group (several channels, one block, one thread); packets of \
+        other SSRCs are counted as `ignored`.\n\n\
         Format: sample rate, encoding (s16be/s16le/f32le/f32be, I/Q interleaved) and frequency \
         come from radiod's status stream (TLV on port 5006) when it arrives, else from the \
         parameters. Time: the first sample of each channel is tagged `time` from radiod's \
@@ -304,9 +306,12 @@ impl BlockDef for RtpSourceDef {
         (`reorder_packets`, `reorder_time`); missing samples become `gap` tags (never silent), \
         duplicates are dropped, packets after their window closed are counted as `late`. \
         Counters: packets, samples, lost (samples), reordered, duplicate, malformed, late, \
-        no_format, time_steps, ignored, status, kernel_drops (the socket's SO_RXQ_OVFL). \
-        A live source: never blocks; when downstream is full it drops with hysteresis and tags \
-        the gap. On stop the reorder windows are flushed.";
+        no_format, time_steps, ignored, status, kernel_drops (the socket's SO_RXQ_OVFL).\n\n\
+        A live source: never waits on downstream. When a channel's queue is nearly full, packets \
+        wait in the kernel's socket buffer for up to 100 ms; after that the full channel drops \
+        with hysteresis (counted in `dropped`, tagged as a gap). Give the outputs a few seconds \
+        of queue with the block's `buffer` setting. On stop the queued packets are read and the \
+        reorder windows flushed. See docs/grape.md.";
     const EXAMPLE: &'static str = "address = \"239.1.2.3:5004\"\ninterface = \"\"\n\
         channels = [\n  { ssrc = 10000, name = \"WWV_10\" },\n  { ssrc = 15000, name = \"WWV_15\" },\n]\n\
         sample_rate = 20000.0\nencoding = \"s16be\"";
