@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 
 use flow_framework::prelude::C32;
 
+use super::timing::{extend, EXT_ORIGIN};
+
 /// Limits of the window.
 #[derive(Debug, Clone, Copy)]
 pub struct ReorderConfig {
@@ -23,19 +25,27 @@ pub struct ReorderConfig {
     pub max_samples: u64,
     /// Longest wall time a hole is waited for.
     pub max_hold: Duration,
+    /// A packet this many samples behind the stream is not a straggler but a candidate
+    /// restart of the sender's timestamps.
+    pub max_behind: u64,
+    /// Sample rate, to compare a timestamp jump with the wall time that passed.
+    pub rate: f64,
 }
 
 /// A received packet.
 #[derive(Debug)]
-pub struct Packet {
-    /// Extended timestamp of the first sample.
-    pub ts: u64,
+struct Packet {
+    /// Stream timestamp of the first sample (the extended RTP timestamp plus the shift of
+    /// any restarts of the sender).
+    ts: u64,
+    /// Extended RTP timestamp.
+    raw: u64,
     /// RTP sequence number.
-    pub seq: u16,
+    seq: u16,
     /// Decoded samples.
-    pub samples: Vec<C32>,
+    samples: Vec<C32>,
     /// When it arrived.
-    pub arrived: Instant,
+    arrived: Instant,
 }
 
 /// What happened to a pushed packet.
@@ -50,8 +60,22 @@ pub enum Verdict {
     Duplicate,
     /// Its samples were already declared lost (it arrived after the window closed).
     Late,
-    /// Far ahead of the stream and not (yet) confirmed by a following packet.
-    Suspect,
+    /// Far from the stream: held until the next packet confirms it (then it is adopted)
+    /// or not (then it is discarded and counted by [`Reorder::take_discarded`]).
+    Held,
+    /// Confirmed the held packet as the start of data after an outage: both are taken and
+    /// the samples in between are a gap. `adopted`: samples of the held packet.
+    Jumped {
+        /// Samples of the adopted packet.
+        adopted: u64,
+    },
+    /// Confirmed a restart of the sender's timestamps (or a jump that does not match the
+    /// time that passed): the stream continues after a gap of the wall time that passed,
+    /// and its time mapping must be learned again. `adopted` as for `Jumped`.
+    Resync {
+        /// Samples of the adopted packet.
+        adopted: u64,
+    },
 }
 
 /// What the window releases, in stream order.
@@ -89,6 +113,12 @@ pub struct Reorder {
     suspect: Option<Packet>,
     ready: VecDeque<Ready>,
     pool: Vec<Vec<C32>>,
+    /// Newest extended RTP timestamp accepted (the reference for extending the next).
+    raw_ref: Option<u64>,
+    /// Stream timestamp − extended RTP timestamp (changes at a resync).
+    shift: i64,
+    last_arrival: Option<Instant>,
+    discarded: u64,
 }
 
 impl Reorder {
@@ -103,6 +133,10 @@ impl Reorder {
             suspect: None,
             ready: VecDeque::new(),
             pool: Vec::new(),
+            raw_ref: None,
+            shift: 0,
+            last_arrival: None,
+            discarded: 0,
         }
     }
 
@@ -111,9 +145,16 @@ impl Reorder {
         self.next
     }
 
-    /// The newest extended timestamp seen (a reference for extending 32-bit values).
-    pub fn reference(&self) -> Option<u64> {
-        self.next.map(|n| n.max(self.highest))
+    /// The stream timestamp of a 32-bit RTP timestamp near the newest packets (e.g. a
+    /// status packet's RTP_TIMESNAP); None before the first packet.
+    pub fn stream_ts(&self, ts32: u32) -> Option<u64> {
+        self.raw_ref
+            .map(|r| extend(r, ts32).saturating_add_signed(self.shift))
+    }
+
+    /// Held packets discarded (never confirmed) since the last call.
+    pub fn take_discarded(&mut self) -> u64 {
+        std::mem::take(&mut self.discarded)
     }
 
     /// A sample buffer from the pool (recycled from released packets).
@@ -134,17 +175,33 @@ impl Reorder {
         }
     }
 
-    /// Offers a packet to the window.
-    pub fn push(&mut self, p: Packet) -> Verdict {
+    /// Offers a packet (its 32-bit RTP timestamp, sequence number and samples).
+    pub fn push(&mut self, ts32: u32, seq: u16, samples: Vec<C32>, arrived: Instant) -> Verdict {
+        let raw = self
+            .raw_ref
+            .map_or(EXT_ORIGIN + u64::from(ts32), |r| extend(r, ts32));
+        let p = Packet {
+            ts: raw.saturating_add_signed(self.shift),
+            raw,
+            seq,
+            samples,
+            arrived,
+        };
         let end = p.ts + p.samples.len() as u64;
         let Some(next) = self.next else {
             self.next = Some(p.ts);
             self.highest = p.ts;
-            self.pending.insert(p.ts, p);
-            self.advance(None, false);
+            self.take(p);
             return Verdict::Accepted { reordered: false };
         };
-        if end <= next || p.samples.is_empty() {
+        if p.samples.is_empty() {
+            self.recycle(p);
+            return Verdict::Duplicate;
+        }
+        if end + self.cfg.max_behind < next {
+            return self.offer_jump(p, next);
+        }
+        if end <= next {
             let late = self.lost.iter().any(|&(a, b)| p.ts < b && end > a);
             self.recycle(p);
             return if late {
@@ -159,36 +216,71 @@ impl Reorder {
         }
         let horizon = self.pending.keys().next().map_or(next, |&k| k.min(next));
         if p.ts > horizon + self.cfg.max_samples {
-            return self.offer_jump(p);
+            return self.offer_jump(p, next);
         }
-        self.suspect = None;
+        if let Some(s) = self.suspect.take() {
+            self.discarded += 1;
+            self.recycle(s);
+        }
         let reordered = p.ts < self.highest;
-        self.highest = self.highest.max(p.ts);
-        self.pending.insert(p.ts, p);
-        // Count and span limits apply per packet, whatever the batching of releases.
-        self.advance(None, false);
+        self.take(p);
         Verdict::Accepted { reordered }
     }
 
-    /// A packet far ahead of the window: believed once the next packet continues it.
-    fn offer_jump(&mut self, p: Packet) -> Verdict {
+    /// Takes an accepted packet into the window.
+    fn take(&mut self, p: Packet) {
+        self.highest = self.highest.max(p.ts);
+        self.raw_ref = Some(self.raw_ref.map_or(p.raw, |r| r.max(p.raw)));
+        self.last_arrival = Some(p.arrived);
+        self.pending.insert(p.ts, p);
+        // Count and span limits apply per packet, whatever the batching of releases.
+        self.advance(None, false);
+    }
+
+    /// A packet far from the stream (`next`): believed once the next packet continues it.
+    /// A jump forward that matches the wall time since the last packet is an outage (its
+    /// samples are a gap); any other jump is a restart of the sender's timestamps.
+    fn offer_jump(&mut self, p: Packet, next: u64) -> Verdict {
         let confirmed = self.suspect.as_ref().is_some_and(|s| {
-            s.seq.wrapping_add(1) == p.seq && s.ts + s.samples.len() as u64 == p.ts
+            s.seq.wrapping_add(1) == p.seq && s.raw + s.samples.len() as u64 == p.raw
         });
         if !confirmed {
             if let Some(old) = self.suspect.replace(p) {
+                self.discarded += 1;
                 self.recycle(old);
             }
-            return Verdict::Suspect;
+            return Verdict::Held;
         }
-        if let Some(s) = self.suspect.take() {
-            self.highest = self.highest.max(p.ts);
-            self.pending.insert(s.ts, s);
-            self.pending.insert(p.ts, p);
-            self.advance(None, false);
+        let Some(mut s) = self.suspect.take() else {
+            return Verdict::Held;
+        };
+        let adopted = s.samples.len() as u64;
+        let elapsed = self.last_arrival.map_or(0.0, |t| {
+            s.arrived.saturating_duration_since(t).as_secs_f64()
+        });
+        let elapsed = (elapsed * self.cfg.rate).round() as i64;
+        let jump = s.ts as i64 - next as i64;
+        let tolerance = self.cfg.max_samples as i64 + (self.cfg.rate * 0.5) as i64;
+        if jump > 0 && (jump - elapsed).abs() <= tolerance {
+            self.take(s);
+            self.take(p);
+            return Verdict::Jumped { adopted };
         }
-        // Everything before the jump can no longer be waited for.
-        Verdict::Accepted { reordered: false }
+        // Restart: what is held belongs to the old stream; the new one continues after the
+        // wall time that passed.
+        self.advance(None, true);
+        let Some(next) = self.next else {
+            return Verdict::Held;
+        };
+        let target = next + elapsed.max(0) as u64;
+        self.shift += target as i64 - s.ts as i64;
+        s.ts = target;
+        let mut p = p;
+        p.ts = target + s.samples.len() as u64;
+        self.raw_ref = Some(p.raw);
+        self.take(s);
+        self.take(p);
+        Verdict::Resync { adopted }
     }
 
     /// Moves what is in order to the ready queue, closing holes the window gives up on:
@@ -251,6 +343,7 @@ impl Reorder {
         }
         if flush {
             if let Some(s) = self.suspect.take() {
+                self.discarded += 1;
                 self.recycle(s);
             }
         }
@@ -268,28 +361,30 @@ mod tests {
             max_packets: 4,
             max_samples: 100,
             max_hold: Duration::from_secs(3600),
+            max_behind: 1000,
+            rate: 1000.0,
         }
     }
 
-    /// Packet k: samples k*N .. k*N+N with value = their timestamp.
-    fn pkt(k: u64, at: Instant) -> Packet {
-        Packet {
-            ts: 1000 + k * N as u64,
-            seq: k as u16,
-            samples: (0..N)
-                .map(|i| C32::new((1000 + k * N as u64 + i as u64) as f32, 0.0))
-                .collect(),
-            arrived: at,
-        }
+    /// Packet k: RTP timestamp 1000 + k·N, samples whose value is their timestamp.
+    fn push(r: &mut Reorder, k: u64, at: Instant) -> Verdict {
+        push_ts(r, k, 1000 + k * N as u64, at)
     }
 
-    /// Runs the window and returns (gaps and data) as a flat log: data as its sample values.
+    fn push_ts(r: &mut Reorder, seq: u64, ts: u64, at: Instant) -> Verdict {
+        let samples = (0..N)
+            .map(|i| C32::new((ts + i as u64) as f32, 0.0))
+            .collect();
+        r.push(ts as u32, seq as u16, samples, at)
+    }
+
+    /// Releases and logs gaps and data runs (data as stream timestamps − EXT_ORIGIN).
     fn drain(r: &mut Reorder, flush: bool, at: Instant, log: &mut Vec<String>) {
         r.release(at, flush, |e| match e {
             Release::Gap(n) => log.push(format!("gap {n}")),
             Release::Data { ts, samples } => {
-                assert_eq!(samples[0].re as u64, ts, "data placed by timestamp");
-                log.push(format!("{}..{}", ts, ts + samples.len() as u64));
+                let t = ts - EXT_ORIGIN;
+                log.push(format!("{}..{}", t, t + samples.len() as u64));
             }
         });
     }
@@ -300,11 +395,12 @@ mod tests {
         let mut r = Reorder::new(cfg());
         let mut log = Vec::new();
         for k in 0..3 {
-            assert_eq!(r.push(pkt(k, t)), Verdict::Accepted { reordered: false });
+            assert_eq!(push(&mut r, k, t), Verdict::Accepted { reordered: false });
             drain(&mut r, false, t, &mut log);
         }
         assert_eq!(log, ["1000..1010", "1010..1020", "1020..1030"]);
-        assert_eq!(r.next_ts(), Some(1030));
+        assert_eq!(r.next_ts(), Some(EXT_ORIGIN + 1030));
+        assert_eq!(r.stream_ts(1000), Some(EXT_ORIGIN + 1000));
     }
 
     #[test]
@@ -312,13 +408,13 @@ mod tests {
         let t = Instant::now();
         let mut r = Reorder::new(cfg());
         let mut log = Vec::new();
-        r.push(pkt(0, t));
-        r.push(pkt(2, t));
+        push(&mut r, 0, t);
+        push(&mut r, 2, t);
         drain(&mut r, false, t, &mut log);
-        assert_eq!(r.push(pkt(1, t)), Verdict::Accepted { reordered: true });
-        assert_eq!(r.push(pkt(2, t)), Verdict::Duplicate);
+        assert_eq!(push(&mut r, 1, t), Verdict::Accepted { reordered: true });
+        assert_eq!(push(&mut r, 2, t), Verdict::Duplicate);
         drain(&mut r, false, t, &mut log);
-        assert_eq!(r.push(pkt(1, t)), Verdict::Duplicate);
+        assert_eq!(push(&mut r, 1, t), Verdict::Duplicate);
         assert_eq!(log, ["1000..1010", "1010..1020", "1020..1030"]);
     }
 
@@ -327,9 +423,9 @@ mod tests {
         let t = Instant::now();
         let mut r = Reorder::new(cfg());
         let mut log = Vec::new();
-        r.push(pkt(0, t));
+        push(&mut r, 0, t);
         for k in 2..=6 {
-            r.push(pkt(k, t));
+            push(&mut r, k, t);
             drain(&mut r, false, t, &mut log);
         }
         // Five packets held (> 4): the hole of packet 1 is abandoned.
@@ -345,8 +441,8 @@ mod tests {
                 "1060..1070"
             ]
         );
-        assert_eq!(r.push(pkt(1, t)), Verdict::Late);
-        assert_eq!(r.push(pkt(3, t)), Verdict::Duplicate);
+        assert_eq!(push(&mut r, 1, t), Verdict::Late);
+        assert_eq!(push(&mut r, 3, t), Verdict::Duplicate);
     }
 
     #[test]
@@ -357,13 +453,13 @@ mod tests {
             ..cfg()
         });
         let mut log = Vec::new();
-        r.push(pkt(0, t));
-        r.push(pkt(2, t));
+        push(&mut r, 0, t);
+        push(&mut r, 2, t);
         drain(&mut r, false, t + Duration::from_millis(10), &mut log);
         assert_eq!(log, ["1000..1010"]);
         drain(&mut r, false, t + Duration::from_millis(60), &mut log);
         assert_eq!(log, ["1000..1010", "gap 10", "1020..1030"]);
-        r.push(pkt(4, t));
+        push(&mut r, 4, t);
         drain(&mut r, true, t, &mut log);
         assert_eq!(&log[3..], ["gap 10", "1040..1050"]);
     }
@@ -373,36 +469,78 @@ mod tests {
         let t = Instant::now();
         let mut r = Reorder::new(cfg());
         let mut log = Vec::new();
-        r.push(pkt(0, t));
-        let mut half = pkt(1, t);
-        half.ts -= 5;
-        for (i, s) in half.samples.iter_mut().enumerate() {
-            s.re = (half.ts + i as u64) as f32;
-        }
-        r.push(half);
+        push(&mut r, 0, t);
+        push_ts(&mut r, 1, 1005, t);
         drain(&mut r, false, t, &mut log);
         assert_eq!(log, ["1000..1010", "1010..1015"]);
     }
 
     #[test]
-    fn a_far_jump_needs_a_following_packet_to_be_believed() {
+    fn a_lone_far_timestamp_is_not_believed() {
         let t = Instant::now();
         let mut r = Reorder::new(cfg());
         let mut log = Vec::new();
-        r.push(pkt(0, t));
-        drain(&mut r, false, t, &mut log);
-        // A lone corrupted timestamp far ahead: not believed, the stream goes on.
-        assert_eq!(r.push(pkt(1_000_000, t)), Verdict::Suspect);
-        assert_eq!(r.push(pkt(1, t)), Verdict::Accepted { reordered: false });
+        push(&mut r, 0, t);
+        assert_eq!(push_ts(&mut r, 1, 9_000_000, t), Verdict::Held);
+        let behind = u64::from(u32::MAX) - 5000; // wraps to 6,000 samples behind
+        assert_eq!(push_ts(&mut r, 2, behind, t), Verdict::Held);
+        assert_eq!(push(&mut r, 1, t), Verdict::Accepted { reordered: false });
+        assert_eq!(r.take_discarded(), 2);
         drain(&mut r, false, t, &mut log);
         assert_eq!(log, ["1000..1010", "1010..1020"]);
-        // An outage: the stream resumes 1000 packets later and continues from there.
-        assert_eq!(r.push(pkt(1000, t)), Verdict::Suspect);
-        let mut next = pkt(1001, t);
-        next.seq = 1001;
-        assert_eq!(r.push(next), Verdict::Accepted { reordered: false });
-        drain(&mut r, false, t, &mut log);
-        assert_eq!(&log[2..], ["gap 9980", "11000..11010", "11010..11020"]);
+    }
+
+    #[test]
+    fn an_outage_is_a_gap_of_the_time_that_passed() {
+        let t = Instant::now();
+        let mut r = Reorder::new(cfg());
+        let mut log = Vec::new();
+        push(&mut r, 0, t);
+        // 10 s later (10,000 samples at 1 kHz) the stream resumes where time says.
+        let later = t + Duration::from_secs(10);
+        assert_eq!(push(&mut r, 1000, later), Verdict::Held);
+        assert_eq!(push(&mut r, 1001, later), Verdict::Jumped { adopted: 10 });
+        drain(&mut r, false, later, &mut log);
+        assert_eq!(
+            log,
+            ["1000..1010", "gap 9990", "11000..11010", "11010..11020"]
+        );
+    }
+
+    #[test]
+    fn a_sender_restart_continues_after_the_wall_time_that_passed() {
+        let t = Instant::now();
+        let mut r = Reorder::new(cfg());
+        let mut log = Vec::new();
+        for k in 0..3 {
+            push_ts(&mut r, k, 1_000_000 + k * N as u64, t);
+        }
+        // 2 s later the sender starts again at timestamp 0, sequence 0.
+        let later = t + Duration::from_secs(2);
+        assert_eq!(push_ts(&mut r, 0, 0, later), Verdict::Held);
+        assert_eq!(
+            push_ts(&mut r, 1, 10, later),
+            Verdict::Resync { adopted: 10 }
+        );
+        assert_eq!(
+            push_ts(&mut r, 2, 20, later),
+            Verdict::Accepted { reordered: false }
+        );
+        // The old stream's packets are duplicates now; the old stream's times map nowhere.
+        drain(&mut r, false, later, &mut log);
+        assert_eq!(
+            log,
+            [
+                "1000000..1000010",
+                "1000010..1000020",
+                "1000020..1000030",
+                "gap 2000",
+                "1002030..1002040",
+                "1002040..1002050",
+                "1002050..1002060"
+            ]
+        );
+        assert_eq!(r.stream_ts(30), Some(EXT_ORIGIN + 1_002_060));
     }
 
     #[test]
@@ -415,6 +553,8 @@ mod tests {
                 max_packets: 8,
                 max_samples: 1000,
                 max_hold: Duration::from_secs(3600),
+                max_behind: 10_000,
+                rate: 1000.0,
             });
             // 200 packets, some lost, some duplicated, locally shuffled within 3 positions.
             let mut order: Vec<u64> = (0..200).filter(|_| rng.random_bool(0.95)).collect();
@@ -439,13 +579,13 @@ mod tests {
                 Release::Data { ts, samples } => {
                     first.get_or_insert(ts);
                     assert_eq!(*expect.get_or_insert(ts), ts, "contiguous, nothing twice");
-                    assert_eq!(samples[0].re as u64, ts, "placed by timestamp");
+                    assert_eq!(samples[0].re as u64, ts - EXT_ORIGIN, "placed by timestamp");
                     emitted += samples.len() as u64;
                     expect = Some(ts + samples.len() as u64);
                 }
             };
             for k in order {
-                r.push(pkt(k, t));
+                push(&mut r, k, t);
                 r.release(t, false, &mut check);
             }
             r.release(t, true, &mut check);

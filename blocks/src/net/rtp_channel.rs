@@ -16,9 +16,12 @@ use flow_framework::prelude::*;
 
 use super::encoding::Encoding;
 use super::ka9q_status::ChannelStatus;
-use super::reorder::{Packet, Release, Reorder, ReorderConfig, Verdict};
+use super::reorder::{Release, Reorder, ReorderConfig, Verdict};
 use super::rtp::RtpHeader;
-use super::timing::{extend, TimeMap, EXT_ORIGIN};
+use super::timing::{TimeMap, EXT_ORIGIN};
+
+/// A time step this large (1 s) needs a second status to agree before it is applied.
+const BIG_STEP_NS: i64 = 1_000_000_000;
 
 /// User tag: the RTP SSRC of the stream (on each time tag).
 pub const TAG_RTP_SSRC: &str = "rtp_ssrc";
@@ -82,6 +85,8 @@ pub struct Stats {
     pub no_format: u64,
     /// Time re-tags after the status mapping moved.
     pub time_steps: u64,
+    /// Restarts of the sender's RTP timestamps.
+    pub resyncs: u64,
 }
 
 /// A held packet: header, payload and arrival (monotonic and Unix ns).
@@ -105,6 +110,8 @@ struct Running {
     encoding: Encoding,
     reorder: Reorder,
     map: Option<TimeMap>,
+    /// A status mapping far from `map`, waiting for a second status to agree.
+    candidate: Option<TimeMap>,
     freq: Option<f64>,
     pending_gap: u64,
     rate_due: bool,
@@ -203,25 +210,36 @@ impl Channel {
             run.freq = Some(freq);
             run.freq_due = true;
         }
-        let (Some(gps), Some(snap), Some(reference)) = (
-            self.st.gps_time_ns,
-            self.st.rtp_timesnap,
-            run.reorder.reference(),
-        ) else {
+        let (Some(gps), Some(snap)) = (self.st.gps_time_ns, self.st.rtp_timesnap) else {
             return;
         };
-        let new = TimeMap::from_status(gps, snap, reference, run.rate, sh.leap_seconds);
+        let (Some(anchor), Some(now_ts)) = (run.reorder.stream_ts(snap), run.reorder.next_ts())
+        else {
+            return;
+        };
+        let new = TimeMap::from_gps(gps, anchor, run.rate, sh.leap_seconds);
+        let step = run.map.map(|old| new.offset_from(&old, now_ts).abs());
         let retime = match run.map {
             None => true,
-            Some(old) if old.source != TimeSource::Gpsdo || old.rate != run.rate => true,
-            Some(old) => new.offset_from(&old, reference).abs() > sh.time_step_ns,
+            Some(old) if old.rate != run.rate => true,
+            Some(old) if old.source != TimeSource::Gpsdo => step.is_some_and(|d| d < BIG_STEP_NS),
+            Some(_) => step.is_some_and(|d| d > sh.time_step_ns),
         };
-        if retime {
+        // A step of a second or more is believed only when the next status agrees with it
+        // (a stale status of a restarted radiod must not move the stream's time).
+        let confirmed = run
+            .candidate
+            .is_some_and(|c| new.offset_from(&c, now_ts).abs() <= sh.time_step_ns.max(1_000_000));
+        run.candidate = None;
+        let big = step.is_some_and(|d| d >= BIG_STEP_NS);
+        if retime || (big && confirmed) {
             if run.map.is_some_and(|m| m.source == TimeSource::Gpsdo) {
                 stats.time_steps += 1;
             }
             run.map = Some(new);
             run.time_due = true;
+        } else if big {
+            run.candidate = Some(new);
         }
     }
 
@@ -288,8 +306,11 @@ impl Channel {
                 max_packets: sh.reorder_packets,
                 max_samples,
                 max_hold: sh.reorder_time,
+                max_behind: max_samples.max((10.0 * rate) as u64),
+                rate,
             }),
             map: None,
+            candidate: None,
             freq: Some(self.frequency()),
             pending_gap: 0,
             rate_due: true,
@@ -342,16 +363,28 @@ impl Channel {
             }
         }
         let n = buf.len() as u64;
-        let ts = match run.reorder.reference() {
-            Some(r) => extend(r, h.timestamp),
-            None => EXT_ORIGIN + u64::from(h.timestamp),
-        };
+        let verdict = run.reorder.push(h.timestamp, h.sequence, buf, arrived);
+        let ts = run.reorder.stream_ts(h.timestamp).unwrap_or(EXT_ORIGIN);
+        if matches!(verdict, Verdict::Resync { .. }) {
+            // radiod restarted (or its timestamps jumped): its earlier GPS_TIME/RTP_TIMESNAP
+            // no longer apply; the clock holds until its next status.
+            self.log
+                .warn("RTP timestamps restarted: time from the system clock until the next status");
+            self.st.gps_time_ns = None;
+            self.st.rtp_timesnap = None;
+            stats.resyncs += 1;
+            run.map = None;
+        }
         if run.map.is_none() {
+            run.time_due = true;
             run.map = Some(match (self.st.gps_time_ns, self.st.rtp_timesnap) {
-                (Some(gps), Some(snap)) => {
-                    TimeMap::from_status(gps, snap, ts, run.rate, sh.leap_seconds)
-                }
-                // The last sample of the first packet was made about when it arrived.
+                (Some(gps), Some(snap)) => TimeMap::from_gps(
+                    gps,
+                    run.reorder.stream_ts(snap).unwrap_or(ts),
+                    run.rate,
+                    sh.leap_seconds,
+                ),
+                // The last sample of the packet was made about when it arrived.
                 _ => TimeMap {
                     anchor_ts: ts + n,
                     anchor_ns: unix_ns,
@@ -360,21 +393,21 @@ impl Channel {
                 },
             });
         }
-        match run.reorder.push(Packet {
-            ts,
-            seq: h.sequence,
-            samples: buf,
-            arrived,
-        }) {
+        match verdict {
             Verdict::Accepted { reordered } => {
                 stats.packets += 1;
                 stats.samples += n;
                 stats.reordered += u64::from(reordered);
             }
+            Verdict::Jumped { adopted } | Verdict::Resync { adopted } => {
+                stats.packets += 2;
+                stats.samples += n + adopted;
+            }
             Verdict::Duplicate => stats.duplicate += 1,
             Verdict::Late => stats.late += 1,
-            Verdict::Suspect => stats.malformed += 1,
+            Verdict::Held => {}
         }
+        stats.malformed += run.reorder.take_discarded();
     }
 
     /// Writes what the reorder window releases to `out` (everything when `flush`).

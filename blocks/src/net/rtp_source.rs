@@ -34,6 +34,7 @@ struct Counters {
     late: Counter,
     no_format: Counter,
     time_steps: Counter,
+    resyncs: Counter,
     ignored: Counter,
     status: Counter,
     kernel_drops: Counter,
@@ -180,6 +181,7 @@ impl RtpSource {
             (&c.late, s.late),
             (&c.no_format, s.no_format),
             (&c.time_steps, s.time_steps),
+            (&c.resyncs, s.resyncs),
         ] {
             if v > 0 {
                 counter.add(v);
@@ -220,6 +222,7 @@ impl Block for RtpSource {
             late: c("late"),
             no_format: c("no_format"),
             time_steps: c("time_steps"),
+            resyncs: c("resyncs"),
             ignored: c("ignored"),
             status: c("status"),
             kernel_drops: c("kernel_drops"),
@@ -306,7 +309,8 @@ impl BlockDef for RtpSourceDef {
         (`reorder_packets`, `reorder_time`); missing samples become `gap` tags (never silent), \
         duplicates are dropped, packets after their window closed are counted as `late`. \
         Counters: packets, samples, lost (samples), reordered, duplicate, malformed, late, \
-        no_format, time_steps, ignored, status, kernel_drops (the socket's SO_RXQ_OVFL).\n\n\
+        no_format, time_steps, resyncs (restarts of radiod's timestamps), ignored, status, \
+        kernel_drops (the socket's SO_RXQ_OVFL).\n\n\
         A live source: never waits on downstream. When a channel's queue is nearly full, packets \
         wait in the kernel's socket buffer for up to 100 ms; after that the full channel drops \
         with hysteresis (counted in `dropped`, tagged as a gap). Give the outputs a few seconds \

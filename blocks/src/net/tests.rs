@@ -319,3 +319,82 @@ fn sink_to_source_reproduces_samples_time_and_gaps() {
     let _ = RtpSinkDef;
     let _ = RtpSourceDef;
 }
+
+#[test]
+fn a_radiod_restart_resyncs_and_relearns_gps_time() {
+    let (dp, sp) = (free_port(), free_port());
+    let mut h = source(&format!(
+        "address = \"127.0.0.1:{dp}\"\nstatus = \"127.0.0.1:{sp}\"\n\
+         channels = [{{ ssrc = 7, name = \"r\" }}]\nstatus_wait = \"1h\"\nreorder_time = \"1s\""
+    ));
+    h.run_for(Duration::from_millis(1));
+    let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let (data, status) = (format!("127.0.0.1:{dp}"), format!("127.0.0.1:{sp}"));
+    let announce = |t: i64, snap: u32| {
+        let mut st = Vec::new();
+        ChannelStatus {
+            ssrc: Some(7),
+            gps_time_ns: Some(unix_to_gps_ns(t, 18)),
+            rtp_timesnap: Some(snap),
+            sample_rate: Some(20_000),
+            encoding: Some(Encoding::F32le.ka9q_code()),
+            ..Default::default()
+        }
+        .encode(&mut st);
+        tx.send_to(&st, &status).unwrap();
+    };
+    let send = |seq: u16, ts: u32, first: u64| {
+        tx.send_to(&packet(7, seq, ts, first, 100, Encoding::F32le), &data)
+            .unwrap();
+    };
+    announce(T0 * 1_000_000_000, 2_000_000);
+    run_until(&mut h, "the status", |h| h.counter("status") == 1);
+    for k in 0..6u64 {
+        send(k as u16, 2_000_000 + 100 * k as u32, 100 * k);
+    }
+    run_until(&mut h, "6 packets", |h| h.counter("packets") == 6);
+    // radiod restarts: timestamps and sequence numbers start again at 0.
+    for k in 0..3u64 {
+        send(k as u16, 100 * k as u32, 600 + 100 * k);
+    }
+    run_until(&mut h, "the resync", |h| h.counter("resyncs") == 1);
+    let t1 = (T0 + 100) * 1_000_000_000;
+    announce(t1, 0); // a step of more than a second: believed when a second status agrees
+    announce(t1, 0);
+    run_until(&mut h, "two more statuses", |h| h.counter("status") == 3);
+    for k in 3..5u64 {
+        send(k as u16, 100 * k as u32, 600 + 100 * k);
+    }
+    run_until(&mut h, "11 packets", |h| h.counter("packets") == 11);
+    finish(&mut h);
+    assert_eq!(
+        h.output::<C32>(0),
+        (0..1100).map(sample).collect::<Vec<_>>()
+    );
+    let times: Vec<(u64, i64, TimeSource)> = tag_at(&h, 0, "time")
+        .into_iter()
+        .map(|(p, t)| match t {
+            Tag::Time { ns, source } => (p, *ns, *source),
+            _ => unreachable!(),
+        })
+        .collect();
+    assert_eq!(
+        times[0],
+        (0, T0 * 1_000_000_000, TimeSource::Gpsdo),
+        "{times:?}"
+    );
+    // From sample 600 on (the new stream's timestamp 0) time is re-learned: a system-clock
+    // tag at 600 if it was written before the new status came, then GPS time exactly.
+    let (last_pos, last_ns, last_src) = *times.last().unwrap();
+    assert_eq!(last_src, TimeSource::Gpsdo, "{times:?}");
+    assert!(last_pos >= 600, "{times:?}");
+    assert_eq!(last_ns, t1 + (last_pos as i64 - 600) * 50_000, "{times:?}");
+    assert!(times[1..]
+        .iter()
+        .all(|t| t.0 >= 600 && (t.2 == TimeSource::Gpsdo || t.0 == 600)));
+    // The wall time between the two streams is a gap: counted as lost, tagged, exact.
+    let gap: u64 = gaps(&h, 0).iter().map(|g| g.1).sum();
+    assert_eq!(h.counter("lost"), gap);
+    assert!(gaps(&h, 0).iter().all(|g| g.0 == 600), "{:?}", gaps(&h, 0));
+    assert_eq!((h.counter("malformed"), h.counter("duplicate")), (0, 0));
+}

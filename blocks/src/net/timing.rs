@@ -56,8 +56,14 @@ impl TimeMap {
         rate: f64,
         leap_seconds: i32,
     ) -> Self {
+        Self::from_gps(gps_time_ns, extend(reference, timesnap), rate, leap_seconds)
+    }
+
+    /// The mapping "the sample with extended timestamp `anchor_ts` was taken at GPS time
+    /// `gps_time_ns`".
+    pub fn from_gps(gps_time_ns: i64, anchor_ts: u64, rate: f64, leap_seconds: i32) -> Self {
         TimeMap {
-            anchor_ts: extend(reference, timesnap),
+            anchor_ts,
             anchor_ns: gps_to_unix_ns(gps_time_ns, leap_seconds),
             rate,
             source: TimeSource::Gpsdo,
