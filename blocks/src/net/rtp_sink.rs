@@ -252,8 +252,16 @@ impl RtpSink {
         let input = &mut io.inputs[0];
         let items = input.slice::<C32>();
         let (pos0, n) = (input.position(), items.len());
+        // At one position: the gap before the item first, then its rate, then its time.
+        let rank = |t: &Tag| match t {
+            Tag::Gap(_) => 0,
+            Tag::Rate(_) => 1,
+            _ => 2,
+        };
+        let mut tags: Vec<&ItemTag> = input.tags().iter().collect();
+        tags.sort_by_key(|t| (t.position, rank(&t.tag)));
         let mut done = 0usize;
-        for t in input.tags() {
+        for t in tags {
             let at = ((t.position - pos0) as usize).min(n);
             self.append(&items[done..at])?;
             done = at;

@@ -283,7 +283,7 @@ fn sink_to_source_reproduces_samples_time_and_gaps() {
     )
     .unwrap();
     let t = T0 * 1_000_000_000 + 123_456_789;
-    tx.push_tag(0, 0, Tag::Rate(20_000.0));
+    // Time before rate at the same item: the sink orders them.
     tx.push_tag(
         0,
         0,
@@ -292,6 +292,7 @@ fn sink_to_source_reproduces_samples_time_and_gaps() {
             source: TimeSource::Simulated,
         },
     );
+    tx.push_tag(0, 0, Tag::Rate(20_000.0));
     tx.push_input(0, &(0..1000).map(sample).collect::<Vec<_>>());
     tx.push_tag(0, 0, Tag::Gap(300));
     tx.push_input(0, &(1300..2000).map(sample).collect::<Vec<_>>());
