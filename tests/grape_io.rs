@@ -426,3 +426,54 @@ fn kill_9_mid_minute_then_restart_loses_nothing_written_and_conflicts_with_nothi
     );
     let _ = stdout;
 }
+
+#[test]
+fn the_loopback_flowgraph_records_what_it_sends() {
+    let s = Sandbox::new();
+    let fg = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/flowgraphs/grape-io-loopback.toml"
+    );
+    let port = free_udp_port().to_string();
+    let out = crate::util::run_with_limit(
+        s.flow()
+            .args(["run", fg])
+            .env("GRAPE_SECONDS", "2")
+            .env("GRAPE_PORT", &port)
+            .env("GRAPE_GROUP", "239.77.3.9")
+            .env("GRAPE_DATA", s.path()),
+        Duration::from_secs(60),
+    );
+    let summary = stdout(&out);
+    assert!(
+        out.status.success(),
+        "{summary}\n{}",
+        crate::util::stderr(&out)
+    );
+    let received = counter(&summary, "rx", "samples");
+    assert!(received > 20_000, "{summary}");
+    assert_eq!(counter(&summary, "rx", "lost"), 0, "{summary}");
+    assert_eq!(
+        counter(&summary, "archive", "samples"),
+        received,
+        "{summary}"
+    );
+    let mut written = 0;
+    for day in std::fs::read_dir(s.path().join("raw/DEMO_10_MHz")).expect("channel dir") {
+        let day = day.expect("entry").path();
+        if !day.is_dir() {
+            continue;
+        }
+        for f in std::fs::read_dir(&day).expect("day dir") {
+            let p = f.expect("entry").path();
+            if p.extension().is_some_and(|x| x == "json") {
+                let side: Sidecar =
+                    serde_json::from_slice(&std::fs::read(&p).expect("read")).expect("json");
+                assert_eq!(side.state, "stopped", "{}", p.display());
+                assert_eq!(side.time.as_ref().expect("time").source, "gpsdo");
+                written += side.samples_written;
+            }
+        }
+    }
+    assert_eq!(written, received);
+}
