@@ -242,3 +242,50 @@ fn without_a_time_tag_the_system_clock_places_samples() {
         "{found:?}"
     );
 }
+
+#[test]
+fn a_failed_write_restarts_the_block_and_loses_nothing() {
+    let d = tempfile::tempdir().unwrap();
+    // A directory where the minute file must go: opening it fails like a broken disk.
+    let blocker = d.path().join(format!("WWV_10/20251206/{T0}.bin"));
+    std::fs::create_dir_all(&blocker).unwrap();
+    let mut h =
+        archive(d.path(), "sample_rate = 100").on_error(flow_framework::graph::OnError::Restart);
+    h.push_tag(
+        0,
+        0,
+        Tag::Time {
+            ns: T0 * 1_000_000_000,
+            source: TimeSource::Gpsdo,
+        },
+    );
+    h.push_input(0, &(0..300).map(s).collect::<Vec<_>>());
+    h.run();
+    assert!(
+        h.metrics()
+            .last_error()
+            .contains(&format!("opening minute {T0}")),
+        "{}",
+        h.metrics().last_error()
+    );
+    assert_eq!(h.counter("samples"), 0);
+    // The disk recovers; the restarted block gets the items the failed call did not commit.
+    std::fs::remove_dir(&blocker).unwrap();
+    h.run_to_end().unwrap();
+    assert!(
+        h.metrics()
+            .restarts
+            .load(std::sync::atomic::Ordering::Relaxed)
+            >= 1
+    );
+    let a = sidecar(d.path(), T0);
+    assert_eq!(a.samples_written, 300);
+    assert_eq!(
+        a.gaps,
+        [GapEntry {
+            start: 300,
+            length: 5700
+        }]
+    );
+    assert_eq!(data(d.path(), T0)[299], s(299));
+}
