@@ -5,4 +5,8 @@
 mod util;
 
 mod cli;
+mod grape_dsp;
 mod grape_io;
+mod plan;
+mod registry;
+mod service;

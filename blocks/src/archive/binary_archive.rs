@@ -322,3 +322,7 @@ impl BlockDef for BinaryArchiveDef {
 }
 
 register_block!(BinaryArchiveDef);
+
+#[cfg(test)]
+#[path = "binary_archive_tests.rs"]
+mod tests;

@@ -22,6 +22,3 @@ pub mod ranges;
 pub mod recovery;
 pub mod sidecar;
 pub mod sigmf;
-
-#[cfg(test)]
-mod tests;

@@ -25,6 +25,3 @@ pub mod rtp_source;
 pub mod rtp_source_params;
 pub mod timing;
 pub mod udp;
-
-#[cfg(test)]
-mod tests;

@@ -401,3 +401,103 @@ impl BlockDef for RtpSinkDef {
 }
 
 register_block!(RtpSinkDef);
+
+#[cfg(test)]
+mod tests {
+    use std::net::UdpSocket;
+    use std::time::Duration;
+
+    use flow_framework::harness::Harness;
+    use flow_framework::prelude::*;
+
+    use super::super::encoding::Encoding;
+    use super::super::ka9q_status::ChannelStatus;
+    use super::super::rtp::RtpHeader;
+    use super::super::timing::unix_to_gps_ns;
+
+    /// A socket to receive on, and its address.
+    fn listener() -> (UdpSocket, String) {
+        let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let a = s.local_addr().unwrap().to_string();
+        (s, a)
+    }
+
+    #[test]
+    fn sends_radiod_packets_and_status_with_the_streams_time() {
+        let ((data, da), (status, sa)) = (listener(), listener());
+        let mut h = Harness::new(
+            "rtp_sink",
+            &format!(
+                "address = \"{da}\"\nstatus = \"{sa}\"\nssrc = 10000\nencoding = \"s16be\"\n\
+                 packet_samples = 100\nfirst_timestamp = 4294967246\nstatus_every = 0"
+            ),
+            &[ItemType::C32],
+        )
+        .unwrap();
+        let t = 1_765_032_240_000_000_000i64;
+        h.push_tag(0, 0, Tag::Rate(20_000.0));
+        h.push_tag(
+            0,
+            0,
+            Tag::Time {
+                ns: t,
+                source: TimeSource::Gpsdo,
+            },
+        );
+        h.push_input(0, &vec![C32::new(0.5, -0.5); 150]);
+        h.push_tag(0, 0, Tag::Gap(1000));
+        h.push_input(0, &vec![C32::new(0.25, 0.0); 100]);
+        h.run_to_end().unwrap();
+        assert_eq!(
+            (
+                h.counter("packets"),
+                h.counter("samples"),
+                h.counter("gaps")
+            ),
+            (3, 250, 1000)
+        );
+
+        let mut buf = [0u8; 2048];
+        let mut got = Vec::new();
+        for _ in 0..3 {
+            let n = data.recv(&mut buf).unwrap();
+            let (hd, payload) = RtpHeader::parse(&buf[..n]).unwrap();
+            let mut s = Vec::new();
+            Encoding::S16be.decode(payload, &mut s);
+            got.push((hd.sequence, hd.timestamp, s.len()));
+            assert_eq!((hd.ssrc, hd.payload_type), (10_000, 97));
+        }
+        // 100 + 50 (cut by the gap), then 1000 samples skipped across the 32-bit wrap.
+        assert_eq!(got, [(0, 4_294_967_246, 100), (1, 50, 50), (2, 1100, 100)]);
+        // The first status (before the first packet) ties timestamp 4294967246 to t.
+        let n = status.recv(&mut buf).unwrap();
+        let st = ChannelStatus::parse(&buf[..n]).unwrap();
+        assert_eq!(st.ssrc, Some(10_000));
+        assert_eq!(st.rtp_timesnap, Some(4_294_967_246));
+        assert_eq!(st.gps_time_ns, Some(unix_to_gps_ns(t, 18)));
+        assert_eq!(st.sample_rate, Some(20_000));
+        assert_eq!(st.encoding, Some(Encoding::S16be.ka9q_code()));
+        assert_eq!(st.frequency_hz, Some(10e6));
+    }
+
+    #[test]
+    fn without_a_rate_it_says_what_to_set() {
+        let (_data, da) = listener();
+        let mut h = Harness::new(
+            "rtp_sink",
+            &format!("address = \"{da}\"\nstatus = \"\"\nssrc = 1\npacket_samples = 1"),
+            &[ItemType::C32],
+        )
+        .unwrap();
+        h.push_input(0, &[C32::new(0.0, 0.0)]);
+        h.run_to_end().unwrap();
+        assert!(
+            h.metrics()
+                .last_error()
+                .contains("no sample rate: set `sample_rate`"),
+            "{}",
+            h.metrics().last_error()
+        );
+    }
+}

@@ -379,3 +379,7 @@ impl BlockDef for RtpSourceDef {
 }
 
 register_block!(RtpSourceDef);
+
+#[cfg(test)]
+#[path = "rtp_source_tests.rs"]
+mod tests;

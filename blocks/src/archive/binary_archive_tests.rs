@@ -5,7 +5,7 @@
 use flow_framework::harness::Harness;
 use flow_framework::prelude::*;
 
-use super::sidecar::{GapEntry, Sidecar};
+use crate::archive::sidecar::{GapEntry, Sidecar};
 
 const T0: i64 = 1_765_032_240; // 2025-12-06T14:44:00Z, a minute boundary
 

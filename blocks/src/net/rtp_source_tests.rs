@@ -10,14 +10,14 @@ use flow_framework::harness::Harness;
 use flow_framework::metrics::unix_now_ns;
 use flow_framework::prelude::*;
 
-use super::encoding::Encoding;
-use super::ka9q_status::ChannelStatus;
-use super::packetizer::build_packet;
-use super::rtp::RtpHeader;
-use super::rtp_channel::{TAG_GPS_TIME, TAG_RTP_SSRC, TAG_RTP_TIMESTAMP, TAG_TIMESNAP};
-use super::rtp_sink::RtpSinkDef;
-use super::rtp_source::RtpSourceDef;
-use super::timing::unix_to_gps_ns;
+use crate::net::encoding::Encoding;
+use crate::net::ka9q_status::ChannelStatus;
+use crate::net::packetizer::build_packet;
+use crate::net::rtp::RtpHeader;
+use crate::net::rtp_channel::{TAG_GPS_TIME, TAG_RTP_SSRC, TAG_RTP_TIMESTAMP, TAG_TIMESNAP};
+use crate::net::rtp_sink::RtpSinkDef;
+use crate::net::rtp_source::RtpSourceDef;
+use crate::net::timing::unix_to_gps_ns;
 
 /// A port that was free a moment ago.
 fn free_port() -> u16 {
