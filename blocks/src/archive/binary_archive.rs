@@ -292,6 +292,21 @@ impl BlockDef for BinaryArchiveDef {
         validate(p)
     }
 
+    fn plan(p: &BinaryArchiveParams, inputs: &PlanInputs) -> PlanInfo {
+        // A minute file always takes 60 × rate complex64 samples (sparse where data is
+        // missing), plus its sidecar and SigMF metadata (a few kB).
+        let rate = inputs.first_rate().or(p.sample_rate.map(|r| r as f64));
+        let storage = rate.map(|r| Storage {
+            path: p.channel.as_ref().map_or(p.dir.clone(), |c| p.dir.join(c)),
+            bytes_per_second: r * 8.0 + 8192.0 / 60.0,
+            limit_bytes: None,
+        });
+        PlanInfo {
+            storage: storage.into_iter().collect(),
+            ..PlanInfo::default()
+        }
+    }
+
     fn build(p: &BinaryArchiveParams, ctx: &BuildContext) -> Result<Box<dyn Block>, BlockError> {
         let channel = p.channel.clone().unwrap_or_else(|| ctx.name.clone());
         let name = p

@@ -371,6 +371,13 @@ impl BlockDef for RtpSinkDef {
         errs
     }
 
+    fn plan(p: &RtpSinkParams, _: &PlanInputs) -> PlanInfo {
+        PlanInfo {
+            paced: p.realtime,
+            ..PlanInfo::default()
+        }
+    }
+
     fn build(p: &RtpSinkParams, _: &BuildContext) -> Result<Box<dyn Block>, BlockError> {
         let per_packet = p
             .packet_samples

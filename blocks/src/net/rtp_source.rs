@@ -332,6 +332,19 @@ impl BlockDef for RtpSourceDef {
         validate(p)
     }
 
+    fn plan(p: &RtpSourceParams, _: &PlanInputs) -> PlanInfo {
+        PlanInfo {
+            output_rates: Some(
+                p.channels
+                    .iter()
+                    .map(|c| c.sample_rate.or(p.sample_rate))
+                    .collect(),
+            ),
+            paced: true,
+            ..PlanInfo::default()
+        }
+    }
+
     fn build(p: &RtpSourceParams, _: &BuildContext) -> Result<Box<dyn Block>, BlockError> {
         let channels: Vec<Channel> = p
             .channels
