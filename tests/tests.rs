@@ -6,6 +6,7 @@ mod util;
 
 mod cli;
 mod grape_dsp;
+mod grape_io;
 mod plan;
 mod registry;
 mod service;

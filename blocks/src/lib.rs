@@ -12,10 +12,14 @@
 //! | [`debug`] | `tag_debug`, `fault_inject` |
 //! | [`dsp`] | `decimate` |
 //! | [`grape`] | `wwv_sim`, `tone_detect` |
+//! | [`net`] | `rtp_source`, `rtp_sink` |
+//! | [`archive`] | `binary_archive` |
 
+pub mod archive;
 pub mod debug;
 pub mod dsp;
 pub mod grape;
+pub mod net;
 pub mod sinks;
 pub mod sources;
 pub mod stream;
