@@ -10,8 +10,10 @@
 //! | [`stream`] | `copy`, `head`, `throttle`, `multiply_const`, `add` |
 //! | [`sinks`] | `null_sink`, `file_sink`, `message_sink` |
 //! | [`debug`] | `tag_debug` |
+//! | [`instrument`] | `serial_source` |
 
 pub mod debug;
+pub mod instrument;
 pub mod sinks;
 pub mod sources;
 pub mod stream;

@@ -1,3 +1,4 @@
 //! Helpers shared by several blocks: fsync policies and parameter types.
 
+pub mod duration;
 pub mod fsync;
