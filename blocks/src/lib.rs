@@ -8,8 +8,8 @@
 //! |---|---|
 //! | [`sources`] | `signal_source`, `null_source`, `file_source` |
 //! | [`stream`] | `copy`, `head`, `throttle`, `multiply_const`, `add` |
-//! | [`sinks`] | `null_sink`, `file_sink`, `message_sink` |
-//! | [`debug`] | `tag_debug` |
+//! | [`sinks`] | `null_sink`, `file_sink`, `message_sink`, `sqlite` |
+//! | [`debug`] | `tag_debug`, `message_strobe` |
 //! | [`instrument`] | `serial_source` |
 
 pub mod debug;

@@ -215,7 +215,9 @@ impl Framer {
 mod tests {
     use super::*;
 
-    fn collect(f: &mut Framer, chunks: &[&[u8]]) -> Vec<Result<Vec<u8>, (String, Vec<u8>)>> {
+    type Found = Result<Vec<u8>, (String, Vec<u8>)>;
+
+    fn collect(f: &mut Framer, chunks: &[&[u8]]) -> Vec<Found> {
         let mut out = Vec::new();
         for c in chunks {
             f.push(c, |e| match e {
