@@ -175,7 +175,7 @@ pub(crate) fn build(graph: &Graph, stop: &Arc<AtomicBool>) -> Result<Built, Runt
             {
                 msg_targets[e.from_block][e.from_port].push(MessageTarget {
                     tx: tx.clone(),
-                    rx: rx.clone(),
+                    rx: (e.policy == EdgePolicy::DropOldest).then(|| rx.clone()),
                     waker: waker_of(bi),
                     capacity: graph.settings.message_queue,
                     policy: e.policy,
