@@ -47,6 +47,8 @@ pub struct SqliteSink {
     clock: SyncClock,
     records: Vec<Record>,
     counters: [Counter; 4],
+    /// Journal records not yet known to be in SQLite (an insert failed or is under way).
+    unstored: bool,
 }
 
 fn db_err(what: &str, e: impl std::fmt::Display) -> BlockError {
@@ -109,13 +111,23 @@ impl SqliteSink {
         Ok(())
     }
 
-    fn finish(&mut self, status: &str) -> Result<(), BlockError> {
+    fn finish(&mut self) -> Result<(), BlockError> {
         let (Some(store), Some(journal)) = (self.store.as_ref(), self.journal.as_mut()) else {
             return Ok(());
         };
         let sync = self.p.fsync != FsyncPolicy::Never;
+        if self.unstored {
+            // The journal holds records SQLite may lack: keep it for the next start.
+            if sync {
+                journal
+                    .sync()
+                    .map_err(|e| BlockError::io("syncing the journal", e))?;
+            }
+            let _ = store.end_session(self.session, unix_now_ns(), "failed");
+            return Ok(());
+        }
         store
-            .end_session(self.session, unix_now_ns(), status)
+            .end_session(self.session, unix_now_ns(), "stopped")
             .map_err(|e| db_err("closing the session", e))?;
         store.checkpoint().map_err(|e| db_err("checkpoint", e))?;
         journal
@@ -175,6 +187,7 @@ impl Block for SqliteSink {
         journal
             .append(&self.records)
             .map_err(|e| BlockError::io(format!("appending to {}", journal.path().display()), e))?;
+        self.unstored = true;
         if self.clock.wrote() {
             journal
                 .sync()
@@ -184,6 +197,7 @@ impl Block for SqliteSink {
         let (rows, unmapped) = store
             .insert(&self.records)
             .map_err(|e| db_err("inserting rows", e))?;
+        self.unstored = false;
         self.counters[0].add(rows);
         self.counters[3].add(unmapped);
         if journal.len() > self.p.compact_bytes {
@@ -196,7 +210,7 @@ impl Block for SqliteSink {
     }
 
     fn stop(&mut self, _: &mut WorkIo) -> Result<(), BlockError> {
-        let r = self.finish("stopped");
+        let r = self.finish();
         self.store = None;
         self.journal = None;
         r
@@ -214,7 +228,7 @@ impl BlockDef for SqliteDef {
     const DOC: &'static str = "Message input `in`. Each message becomes a row of the table named by \
         its kind (or `table`), with one column per field (added as new fields appear) or the declared \
         `columns`, plus `_rec` (record number, the primary key) and `_session` (a row of the `sessions` \
-        table: start, end, status `running|stopped|interrupted`, `metadata` as JSON, rows recovered). \
+        table: start, end, status `running|stopped|failed|interrupted`, `metadata` as JSON, rows recovered). \
         Every batch is first appended to `<path>.flowjournal` (length + CRC32 per record, synced per \
         `fsync`), then inserted in one transaction (WAL mode; `synchronous` FULL for `always`, NORMAL \
         for an interval, OFF for `never`). At start the journal is replayed: records missing from \
@@ -242,6 +256,7 @@ impl BlockDef for SqliteDef {
             clock: SyncClock::new(p.fsync),
             records: Vec::with_capacity(p.batch.min(100_000)),
             counters: Default::default(),
+            unstored: false,
         }))
     }
 }
