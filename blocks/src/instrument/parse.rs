@@ -201,7 +201,7 @@ impl Parser {
             ParseKind::None => msg.push("line", String::from_utf8_lossy(frame).into_owned()),
             ParseKind::Binary => self.binary(frame, msg)?,
             ParseKind::Csv => {
-                let text = utf8(frame)?;
+                let text = utf8(frame)?.trim();
                 let mut cols = text.split(self.delimiter as char);
                 for (k, f) in self.fields.iter().enumerate() {
                     let col = cols.next().ok_or_else(|| {
@@ -213,7 +213,7 @@ impl Parser {
                 }
             }
             ParseKind::Regex => {
-                let text = utf8(frame)?;
+                let text = utf8(frame)?.trim();
                 let re = self.regex.as_ref().ok_or("no pattern")?;
                 let caps = re.captures(text).ok_or("does not match the pattern")?;
                 for f in &self.fields {
