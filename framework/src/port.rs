@@ -592,6 +592,9 @@ pub struct MessageInput {
     name: Arc<str>,
     pub(crate) rx: flume::Receiver<Message>,
     pub(crate) received: u64,
+    /// Threads of the blocks that post here: woken after messages were taken, so a producer
+    /// held back by a full queue resumes at once.
+    pub(crate) producers: Vec<Arc<Waker>>,
 }
 
 impl MessageInput {
@@ -600,6 +603,7 @@ impl MessageInput {
             name,
             rx,
             received: 0,
+            producers: Vec::new(),
         }
     }
 

@@ -181,7 +181,14 @@ pub(crate) fn build(graph: &Graph, stop: &Arc<AtomicBool>) -> Result<Built, Runt
                     policy: e.policy,
                 });
             }
-            msg_inputs[bi][port] = Some(MessageInput::new(spec.name.clone().into(), rx));
+            let mut input = MessageInput::new(spec.name.clone().into(), rx);
+            input.producers = graph
+                .edges
+                .iter()
+                .filter(|e| e.to_block == bi && e.to_port == port)
+                .map(|e| waker_of(e.from_block))
+                .collect();
+            msg_inputs[bi][port] = Some(input);
         }
     }
 
