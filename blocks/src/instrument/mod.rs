@@ -4,6 +4,7 @@
 //! into typed fields), and [`pty`] (a pseudo-terminal pair for tests and emulation).
 
 pub mod checksum;
+pub mod exercise;
 pub mod framing;
 pub mod parse;
 pub mod port_config;
