@@ -43,6 +43,8 @@ pub struct FileSink {
     clock: SyncClock,
     bytes: Counter,
     item_size: u64,
+    /// File length after the last whole write.
+    written: u64,
 }
 
 impl FileSink {
@@ -89,6 +91,7 @@ impl Block for FileSink {
                 tracing::warn!(path = %self.p.path.display(), bytes = cut, "cut a torn item left by an unclean stop");
             }
         }
+        self.written = f.metadata().map_or(0, |m| m.len());
         self.file = Some(f);
         self.bytes = ctx.counter("bytes");
         Ok(())
@@ -99,8 +102,18 @@ impl Block for FileSink {
         let n = input.len();
         let bytes = dispatch_item_type!(input.item_type(), T => bytemuck::cast_slice::<T, u8>(input.slice::<T>()));
         if let Some(f) = self.file.as_mut() {
-            f.write_all(bytes)
-                .map_err(|e| BlockError::io(format!("writing {}", self.p.path.display()), e))?;
+            if let Err(e) = f.write_all(bytes) {
+                // The items of this call are not consumed and will be written again (after a
+                // restart): take back what part of them did reach the file.
+                if f.metadata().is_ok_and(|m| m.is_file()) {
+                    let _ = f.set_len(self.written);
+                }
+                return Err(BlockError::io(
+                    format!("writing {}", self.p.path.display()),
+                    e,
+                ));
+            }
+            self.written += bytes.len() as u64;
         }
         self.bytes.add(bytes.len() as u64);
         input.consume(n);
@@ -146,6 +159,7 @@ impl BlockDef for FileSinkDef {
             clock: SyncClock::new(p.fsync),
             bytes: Counter::default(),
             item_size: ctx.generic_type().map_or(1, |t| t.size() as u64),
+            written: 0,
         }))
     }
 }
