@@ -9,6 +9,7 @@ pub mod framing;
 pub mod parse;
 pub mod port_config;
 pub mod pty;
+pub mod serial_params;
 pub mod serial_source;
 
 #[cfg(test)]
