@@ -6,7 +6,9 @@
 //! what the sink had written; fsync only matters for power loss, see docs/durability.md):
 //! - `file_sink`: every whole item in the file at the kill;
 //! - `message_sink`: every complete line (ending in a newline) in the file at the kill;
-//! - `sqlite`: every record in the journal (whole, CRC-valid) or in the database at the kill.
+//! - `sqlite`: every record in the journal (whole, CRC-valid) or in the database at the kill;
+//!   with a live `serial_source` in front (a pty meter running through all kills), also every
+//!   reading stored at most once, although unread lines stay in the pty between runs.
 //!
 //! To add a sink (binary_archive, hdf5, ring_buffer...), add a [`Case`] to [`CASES`] (setup,
 //! flowgraph, what is acknowledged after a kill, final verification) and one test line.
@@ -32,6 +34,10 @@ pub struct Case {
     pub name: &'static str,
     /// Prepares input files once.
     pub setup: fn(&Path),
+    /// Starts what must run during the whole case (a device emulator); dropped at the end.
+    pub driver: fn(&Path) -> Option<Box<dyn std::any::Any>>,
+    /// Extra arguments of the final clean run (`--duration` for endless sources).
+    pub final_args: &'static [&'static str],
     /// The flowgraph of every run (killed runs and the final clean one).
     pub flowgraph: &'static str,
     /// After a kill, before the next start: what the sink had acknowledged.
@@ -48,6 +54,8 @@ const MESSAGES: u64 = 20_000;
 pub const CASES: &[Case] = &[
     Case {
         name: "file_sink",
+        driver: |_| None,
+        final_args: &[],
         setup: |dir| {
             let data: Vec<u8> = (0..ITEMS).flat_map(i32::to_le_bytes).collect();
             std::fs::write(dir.join("in.i32"), data).expect("input");
@@ -72,6 +80,8 @@ pub const CASES: &[Case] = &[
     Case {
         name: "message_sink",
         setup: |_| {},
+        driver: |_| None,
+        final_args: &[],
         flowgraph: "[blocks.src]\ntype = \"message_strobe\"\nrate = 40000.0\ncount = 20000\n\
                     [blocks.sink]\ntype = \"message_sink\"\ninputs = [\"src\"]\npath = \"out.jsonl\"\nfsync = \"100ms\"\n",
         acknowledged: |dir| {
@@ -96,70 +106,186 @@ pub const CASES: &[Case] = &[
     Case {
         name: "sqlite",
         setup: |_| {},
+        driver: |_| None,
+        final_args: &[],
         flowgraph: "[blocks.src]\ntype = \"message_strobe\"\nrate = 40000.0\ncount = 20000\n\
                     [blocks.sink]\ntype = \"sqlite\"\ninputs = [\"src\"]\npath = \"db.sqlite\"\nfsync = \"always\"\n",
-        acknowledged: |dir| {
-            let mut records = BTreeMap::new();
-            let journal = std::fs::read(dir.join("db.sqlite.flowjournal")).unwrap_or_default();
-            if journal.len() >= 8 {
-                let (bodies, _) = flow_blocks::sinks::sqlite::journal::bodies(&journal);
-                for r in flow_blocks::sinks::sqlite::journal::decode_all(bodies)? {
-                    let seq = match r.msg.get("seq") {
-                        Some(flow_framework::message::Value::U64(s)) => *s,
-                        other => return Err(format!("journal record {} has seq {other:?}", r.rec)),
-                    };
-                    records.insert(r.rec, (r.session, seq));
-                }
-            }
-            records.extend(sqlite_rows(&dir.join("db.sqlite"))?);
-            Ok(Ack { records, ..Ack::default() })
-        },
+        acknowledged: |dir| sqlite_acknowledged(dir, "seq"),
         verify: |dir, acks| {
-            let db = dir.join("db.sqlite");
-            let check = std::process::Command::new("sqlite3").arg(&db).arg("PRAGMA integrity_check;").output().map_err(|e| format!("sqlite3 CLI: {e}"))?;
-            let said = String::from_utf8_lossy(&check.stdout);
-            if said.trim() != "ok" {
-                return Err(format!("integrity_check: {said}"));
-            }
-            let rows = sqlite_rows(&db)?;
-            for a in acks {
-                for (rec, v) in &a.records {
-                    if rows.get(rec) != Some(v) {
-                        return Err(format!("acknowledged record {rec} {v:?} is {:?} after recovery", rows.get(rec)));
-                    }
-                }
-            }
-            let mut by_session: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
-            for (s, q) in rows.values() {
-                by_session.entry(*s).or_default().push(*q as i64);
-            }
-            for (s, seqs) in &by_session {
-                // Rows of a session come in _rec order, which is arrival order.
-                runs_count_up(seqs, None).map_err(|e| format!("session {s}: {e}"))?;
-                if seqs.iter().filter(|q| **q == 0).count() > 1 {
-                    return Err(format!("session {s} holds two runs"));
-                }
-            }
-            let last = by_session.values().last().map_or(0, Vec::len);
+            let last = sqlite_verify(dir, acks, "seq")?;
             if last != MESSAGES as usize {
                 return Err(format!("the final session has {last} rows"));
             }
-            let journal = std::fs::metadata(dir.join("db.sqlite.flowjournal")).map_err(|e| e.to_string())?.len();
-            if journal != 8 {
-                return Err(format!("journal not emptied after a clean stop: {journal} bytes"));
+            Ok(())
+        },
+    },
+    Case {
+        // A live source in front: a pty meter writes `n=<n>;` lines during the whole case,
+        // so a killed reader leaves unread lines (and maybe half a line) in the pty for the
+        // next one. Every `n` must be stored at most once, and every acknowledged one kept.
+        name: "serial_sqlite",
+        setup: |_| {},
+        driver: |dir| Some(Box::new(MeterDriver::start(&dir.join("meter")))),
+        final_args: &["--duration", "2s"],
+        flowgraph: "[blocks.meter]\ntype = \"serial_source\"\nport = \"meter\"\nexclusive = false\nparse = \"regex\"\npattern = '^n=(?P<n>[0-9]+);$'\nfields = [{ name = \"n\", type = \"i64\" }]\n\
+                    [blocks.sink]\ntype = \"sqlite\"\ninputs = [\"meter\"]\npath = \"db.sqlite\"\nfsync = \"always\"\n",
+        acknowledged: |dir| sqlite_acknowledged(dir, "n"),
+        verify: |dir, acks| {
+            let last = sqlite_verify(dir, acks, "n")?;
+            if last == 0 {
+                return Err("the final session stored nothing".into());
             }
             Ok(())
         },
     },
 ];
 
-/// `_rec → (_session, seq)` of every stored row (empty when there is no database yet).
-fn sqlite_rows(db: &Path) -> Result<BTreeMap<u64, (i64, u64)>, String> {
+/// What the `sqlite` sink acknowledged: the whole records of its journal and its rows,
+/// as `_rec → (_session, value of column)`.
+fn sqlite_acknowledged(dir: &Path, column: &str) -> Result<Ack, String> {
+    use flow_blocks::sinks::sqlite::journal;
+    let mut records = BTreeMap::new();
+    let bytes = std::fs::read(dir.join("db.sqlite.flowjournal")).unwrap_or_default();
+    if bytes.len() >= 8 {
+        for r in journal::decode_all(journal::bodies(&bytes).0)? {
+            let v = r.msg.get(column).and_then(|v| v.as_f64());
+            let v = v.ok_or(format!("journal record {} has no {column}", r.rec))?;
+            records.insert(r.rec, (r.session, v as u64));
+        }
+    }
+    records.extend(sqlite_rows(&dir.join("db.sqlite"), column)?);
+    Ok(Ack {
+        records,
+        ..Ack::default()
+    })
+}
+
+/// Checks the database after the final run: readable (`sqlite3` integrity check), every
+/// acknowledged record there with its values, `column` never stored twice and counting up
+/// within a session, `seq` contiguous from 0 within a session, the journal emptied.
+/// Returns the number of rows of the last session.
+fn sqlite_verify(dir: &Path, acks: &[Ack], column: &str) -> Result<usize, String> {
+    let db = dir.join("db.sqlite");
+    let check = std::process::Command::new("sqlite3")
+        .arg(&db)
+        .arg("PRAGMA integrity_check;")
+        .output()
+        .map_err(|e| format!("sqlite3 CLI: {e}"))?;
+    let said = String::from_utf8_lossy(&check.stdout);
+    if said.trim() != "ok" {
+        return Err(format!("integrity_check: {said}"));
+    }
+    let rows = sqlite_rows(&db, column)?;
+    for a in acks {
+        for (rec, v) in &a.records {
+            if rows.get(rec) != Some(v) {
+                return Err(format!(
+                    "acknowledged record {rec} {v:?} is {:?} after recovery",
+                    rows.get(rec)
+                ));
+            }
+        }
+    }
+    // `seq` starts again at every run; any other column is unique over the whole case.
+    let mut seen = std::collections::BTreeSet::new();
+    for (rec, (_, v)) in rows.iter().filter(|_| column != "seq") {
+        if !seen.insert(*v) {
+            return Err(format!(
+                "{column} = {v} is stored twice (again at _rec {rec})"
+            ));
+        }
+    }
+    let seqs = sqlite_rows(&db, "seq")?;
+    let mut by_session: BTreeMap<i64, Vec<(i64, u64)>> = BTreeMap::new();
+    for (rec, (s, v)) in &rows {
+        let seq = seqs.get(rec).map_or(-1, |(_, q)| *q as i64);
+        by_session.entry(*s).or_default().push((seq, *v));
+    }
+    for (s, rows) in &by_session {
+        // Rows of a session come in _rec order, which is arrival order.
+        let seq: Vec<i64> = rows.iter().map(|r| r.0).collect();
+        runs_count_up(&seq, None).map_err(|e| format!("session {s}: {e}"))?;
+        if seq.iter().filter(|q| **q == 0).count() > 1 {
+            return Err(format!("session {s} holds two runs"));
+        }
+        if rows.windows(2).any(|w| w[1].1 <= w[0].1) && column != "seq" {
+            return Err(format!("session {s}: {column} does not count up"));
+        }
+    }
+    let journal = std::fs::metadata(dir.join("db.sqlite.flowjournal"))
+        .map_err(|e| e.to_string())?
+        .len();
+    if journal != 8 {
+        return Err(format!(
+            "journal not emptied after a clean stop: {journal} bytes"
+        ));
+    }
+    Ok(by_session.values().last().map_or(0, Vec::len))
+}
+
+/// A meter on a pty linked at a path, writing `n=<n>;` lines until dropped.
+struct MeterDriver {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl MeterDriver {
+    fn start(link: &Path) -> MeterDriver {
+        use std::io::Write;
+        use std::os::fd::AsRawFd;
+        let pty = flow_blocks::instrument::pty::Pty::open().expect("pty");
+        std::os::unix::fs::symlink(&pty.path, link).expect("link the pty");
+        let flags = nix::fcntl::OFlag::from_bits_truncate(
+            nix::fcntl::fcntl(pty.master.as_raw_fd(), nix::fcntl::FcntlArg::F_GETFL)
+                .expect("flags"),
+        );
+        nix::fcntl::fcntl(
+            pty.master.as_raw_fd(),
+            nix::fcntl::FcntlArg::F_SETFL(flags | nix::fcntl::OFlag::O_NONBLOCK),
+        )
+        .expect("non-blocking");
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut pty = pty;
+            let mut n = 0u64;
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                let line = format!("n={n};\n");
+                match pty.master.write(line.as_bytes()) {
+                    Ok(k) if k == line.len() => n += 1,
+                    // A partial write leaves half a line; the reader reports it malformed.
+                    Ok(_) => n += 1,
+                    Err(_) => std::thread::sleep(Duration::from_millis(2)),
+                }
+                if n % 64 == 0 {
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+            }
+        });
+        MeterDriver {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for MeterDriver {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// `_rec → (_session, column)` of every stored row (empty when there is no database yet).
+fn sqlite_rows(db: &Path, column: &str) -> Result<BTreeMap<u64, (i64, u64)>, String> {
     if !db.exists() {
         return Ok(BTreeMap::new());
     }
     let c = rusqlite::Connection::open(db).map_err(|e| format!("opening {}: {e}", db.display()))?;
-    let Ok(mut st) = c.prepare("SELECT _rec, _session, seq FROM measurement ORDER BY _rec") else {
+    let sql = format!("SELECT _rec, _session, {column} FROM measurement ORDER BY _rec");
+    let Ok(mut st) = c.prepare(&sql) else {
         return Ok(BTreeMap::new()); // killed before the table was created
     };
     let rows = st
@@ -242,6 +368,7 @@ impl Moments {
 pub fn run_case(case: &Case, iterations: usize) {
     let s = Sandbox::new();
     (case.setup)(s.path());
+    let _driver = (case.driver)(s.path());
     let fg = s.write("fg.toml", case.flowgraph);
     let fg = fg.to_str().expect("utf-8 path");
     let mut moments = Moments(0x9E37_79B9_7F4A_7C15 ^ case.name.len() as u64);
@@ -265,7 +392,9 @@ pub fn run_case(case: &Case, iterations: usize) {
             .unwrap_or_else(|e| panic!("{}: after kill {k} at {at} ms: {e}", case.name));
         acks.push(ack);
     }
-    let mut last = s.spawn(&["run", fg], "final");
+    let mut args = vec!["run", fg];
+    args.extend_from_slice(case.final_args);
+    let mut last = s.spawn(&args, "final");
     let status = last.wait(Duration::from_secs(120));
     assert!(
         status.success(),
@@ -297,6 +426,11 @@ fn kill9_message_sink() {
 #[test]
 fn kill9_sqlite() {
     run_case(&CASES[2], 50);
+}
+
+#[test]
+fn kill9_serial_into_sqlite() {
+    run_case(&CASES[3], 50);
 }
 
 #[test]
