@@ -8,3 +8,4 @@ mod cli;
 mod crash;
 mod faults;
 mod instrument;
+mod serial_restart;
