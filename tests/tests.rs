@@ -5,8 +5,12 @@
 mod util;
 
 mod cli;
+mod crash;
+mod faults;
 mod grape_dsp;
 mod grape_io;
+mod instrument;
 mod plan;
 mod registry;
+mod serial_restart;
 mod service;

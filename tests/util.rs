@@ -157,3 +157,73 @@ pub fn python(script: &str, args: &[&str]) -> String {
     );
     stdout(&out)
 }
+
+/// A `flow run` child process killed on drop, with its output in files of the sandbox.
+pub struct Running {
+    /// The process.
+    pub child: std::process::Child,
+    /// Where its standard output goes.
+    pub stdout: PathBuf,
+    /// Where its standard error goes.
+    pub stderr: PathBuf,
+}
+
+impl Sandbox {
+    /// Starts `flow ARGS` in the background, output to `<tag>.out` / `<tag>.err`.
+    pub fn spawn(&self, args: &[&str], tag: &str) -> Running {
+        self.spawn_with(self.flow().args(args), tag)
+    }
+
+    /// Starts a prepared `flow` command in the background (see [`Sandbox::spawn`]).
+    pub fn spawn_with(&self, cmd: &mut Command, tag: &str) -> Running {
+        let stdout = self.path().join(format!("{tag}.out"));
+        let stderr = self.path().join(format!("{tag}.err"));
+        let child = cmd
+            .stdout(std::fs::File::create(&stdout).expect("stdout file"))
+            .stderr(std::fs::File::create(&stderr).expect("stderr file"))
+            .spawn()
+            .expect("spawn flow");
+        Running {
+            child,
+            stdout,
+            stderr,
+        }
+    }
+}
+
+impl Running {
+    /// Waits up to `limit` for the process to exit; panics (after killing it) if it does not.
+    pub fn wait(&mut self, limit: Duration) -> std::process::ExitStatus {
+        let start = Instant::now();
+        loop {
+            if let Some(s) = self.child.try_wait().expect("wait") {
+                return s;
+            }
+            if start.elapsed() > limit {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!("flow ran longer than {limit:?}; stderr:\n{}", self.err());
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Its standard output so far.
+    pub fn out(&self) -> String {
+        std::fs::read_to_string(&self.stdout).unwrap_or_default()
+    }
+
+    /// Its standard error so far.
+    pub fn err(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}

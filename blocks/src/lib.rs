@@ -8,17 +8,19 @@
 //! |---|---|
 //! | [`sources`] | `signal_source`, `null_source`, `file_source` |
 //! | [`stream`] | `copy`, `head`, `throttle`, `multiply_const`, `add` |
-//! | [`sinks`] | `null_sink`, `file_sink`, `message_sink` |
-//! | [`debug`] | `tag_debug`, `fault_inject` |
+//! | [`sinks`] | `null_sink`, `file_sink`, `message_sink`, `sqlite` |
+//! | [`debug`] | `tag_debug`, `fault_inject`, `message_strobe` |
 //! | [`dsp`] | `decimate` |
 //! | [`grape`] | `wwv_sim`, `tone_detect` |
 //! | [`net`] | `rtp_source`, `rtp_sink` |
 //! | [`archive`] | `binary_archive` |
+//! | [`instrument`] | `serial_source` |
 
 pub mod archive;
 pub mod debug;
 pub mod dsp;
 pub mod grape;
+pub mod instrument;
 pub mod net;
 pub mod sinks;
 pub mod sources;

@@ -272,7 +272,7 @@ impl Harness {
             let (tx, rx) = flume::unbounded();
             let target = MessageTarget {
                 tx,
-                rx: rx.clone(),
+                rx: None,
                 waker: waker.clone(),
                 capacity: usize::MAX,
                 policy: EdgePolicy::Block,

@@ -525,8 +525,9 @@ impl StreamOutput {
 #[derive(Debug)]
 pub(crate) struct MessageTarget {
     pub(crate) tx: flume::Sender<Message>,
-    /// A receiver clone, to discard the oldest message under `drop_oldest`.
-    pub(crate) rx: flume::Receiver<Message>,
+    /// A receiver clone, to discard the oldest message under `drop_oldest` (only then: a
+    /// clone held here would keep the queue connected after its consumer has ended).
+    pub(crate) rx: Option<flume::Receiver<Message>>,
     pub(crate) waker: Arc<Waker>,
     pub(crate) capacity: usize,
     pub(crate) policy: crate::graph::EdgePolicy,
@@ -576,7 +577,7 @@ impl MessageOutput {
                         continue;
                     }
                     EdgePolicy::DropOldest => {
-                        if t.rx.try_recv().is_ok() {
+                        if t.rx.as_ref().is_some_and(|rx| rx.try_recv().is_ok()) {
                             self.dropped += 1;
                         }
                     }
@@ -594,11 +595,14 @@ impl MessageOutput {
         !self.targets.is_empty()
     }
 
-    /// Runtime: false if a `block`-policy target is full.
+    /// Runtime: false if a `block`-policy target is full (a target whose consumer has ended
+    /// is disconnected and never holds the producer back).
     pub(crate) fn ready(&self) -> bool {
-        self.targets
-            .iter()
-            .all(|t| t.policy != crate::graph::EdgePolicy::Block || t.tx.len() < t.capacity)
+        self.targets.iter().all(|t| {
+            t.policy != crate::graph::EdgePolicy::Block
+                || t.tx.len() < t.capacity
+                || t.tx.is_disconnected()
+        })
     }
 
     /// Runtime: disconnect (receivers see the end once every sender is gone).
@@ -615,6 +619,9 @@ pub struct MessageInput {
     name: Arc<str>,
     pub(crate) rx: flume::Receiver<Message>,
     pub(crate) received: u64,
+    /// Threads of the blocks that post here: woken after messages were taken, so a producer
+    /// held back by a full queue resumes at once.
+    pub(crate) producers: Vec<Arc<Waker>>,
 }
 
 impl MessageInput {
@@ -623,6 +630,7 @@ impl MessageInput {
             name,
             rx,
             received: 0,
+            producers: Vec::new(),
         }
     }
 

@@ -42,6 +42,9 @@ pub struct FileSink {
     file: Option<File>,
     clock: SyncClock,
     bytes: Counter,
+    item_size: u64,
+    /// File length after the last whole write.
+    written: u64,
 }
 
 impl FileSink {
@@ -76,6 +79,23 @@ impl Block for FileSink {
         let f = o
             .open(&self.p.path)
             .map_err(|e| BlockError::io(format!("opening {}", self.p.path.display()), e))?;
+        // After a kill -9 the last item may be torn; appending after it would shift every
+        // later item, so cut it back to whole items first.
+        let torn = ctx.counter("torn_bytes");
+        if let Ok(len) = f.metadata().map(|m| m.len()) {
+            let cut = len % self.item_size.max(1);
+            if cut > 0 && f.metadata().is_ok_and(|m| m.is_file()) {
+                f.set_len(len - cut).map_err(|e| {
+                    BlockError::io(
+                        format!("cutting a torn item from {}", self.p.path.display()),
+                        e,
+                    )
+                })?;
+                torn.add(cut);
+                tracing::warn!(path = %self.p.path.display(), bytes = cut, "cut a torn item left by an unclean stop");
+            }
+        }
+        self.written = f.metadata().map_or(0, |m| m.len());
         self.file = Some(f);
         self.bytes = ctx.counter("bytes");
         Ok(())
@@ -86,8 +106,18 @@ impl Block for FileSink {
         let n = input.len();
         let bytes = dispatch_item_type!(input.item_type(), T => bytemuck::cast_slice::<T, u8>(input.slice::<T>()));
         if let Some(f) = self.file.as_mut() {
-            f.write_all(bytes)
-                .map_err(|e| BlockError::io(format!("writing {}", self.p.path.display()), e))?;
+            if let Err(e) = f.write_all(bytes) {
+                // The items of this call are not consumed and will be written again (after a
+                // restart): take back what part of them did reach the file.
+                if f.metadata().is_ok_and(|m| m.is_file()) {
+                    let _ = f.set_len(self.written);
+                }
+                return Err(BlockError::io(
+                    format!("writing {}", self.p.path.display()),
+                    e,
+                ));
+            }
+            self.written += bytes.len() as u64;
         }
         self.bytes.add(bytes.len() as u64);
         input.consume(n);
@@ -115,7 +145,8 @@ impl BlockDef for FileSinkDef {
     const DOC: &'static str = "Input `in` (T). Appends items to `path` as raw little-endian data \
         with no header, readable with `numpy.fromfile(path, dtype)` or GNU Radio's file source. \
         Durability: every item consumed has been handed to the kernel (survives kill -9); `fsync` \
-        bounds what a power loss can take (see docs/durability.md). On stop the file is synced.";
+        bounds what a power loss can take (see docs/durability.md). On stop the file is synced. \
+        When appending, a torn last item (left by a kill during a write) is cut first (`torn_bytes`).";
     const EXAMPLE: &'static str = "path = \"out.c32\"\nmode = \"overwrite\"\nfsync = \"1s\"";
 
     fn signature(_: &FileSinkParams) -> Signature {
@@ -138,12 +169,14 @@ impl BlockDef for FileSinkDef {
         }
     }
 
-    fn build(p: &FileSinkParams, _: &BuildContext) -> Result<Box<dyn Block>, BlockError> {
+    fn build(p: &FileSinkParams, ctx: &BuildContext) -> Result<Box<dyn Block>, BlockError> {
         Ok(Box::new(FileSink {
             p: p.clone(),
             file: None,
             clock: SyncClock::new(p.fsync),
             bytes: Counter::default(),
+            item_size: ctx.generic_type().map_or(1, |t| t.size() as u64),
+            written: 0,
         }))
     }
 }
@@ -183,6 +216,19 @@ mod tests {
         h.push_input(0, &data[..10]);
         h.run_to_end().unwrap();
         assert_eq!(std::fs::metadata(&path).unwrap().len(), 200_040);
+
+        // A torn item (as a kill during a write leaves) is cut before appending.
+        let f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.set_len(200_042).unwrap();
+        let mut h =
+            Harness::of::<FileSinkDef>(params(&path, "mode = \"append\""), &[ItemType::C16])
+                .unwrap();
+        h.push_input(0, &data[..1]);
+        h.run_to_end().unwrap();
+        assert_eq!(h.counter("torn_bytes"), 2);
+        let all: Vec<C16> = bytemuck::pod_collect_to_vec(&std::fs::read(&path).unwrap());
+        assert_eq!(all.len(), 50_011);
+        assert_eq!(all[50_010], data[0]);
     }
 
     #[test]

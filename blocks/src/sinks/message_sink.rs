@@ -51,6 +51,51 @@ impl MessageSink {
     }
 }
 
+/// Cuts a last line without its newline (left by a kill during a write), so the next line
+/// starts on a line of its own and every line of the file parses.
+fn cut_torn_line(f: &File, path: &std::path::Path, torn: &Counter) -> Result<(), BlockError> {
+    use std::io::{Read, Seek, SeekFrom};
+    let meta = f
+        .metadata()
+        .map_err(|e| BlockError::io(format!("reading {}", path.display()), e))?;
+    if !meta.is_file() || meta.len() == 0 {
+        return Ok(());
+    }
+    let mut r = f;
+    let mut tail = Vec::new();
+    let mut start = meta.len();
+    // Look back in growing steps for the last newline.
+    while start > 0 {
+        start = start.saturating_sub(64 * 1024);
+        tail.clear();
+        r.seek(SeekFrom::Start(start))
+            .and_then(|_| r.take(meta.len() - start).read_to_end(&mut tail))
+            .map_err(|e| BlockError::io(format!("reading {}", path.display()), e))?;
+        if tail.last() == Some(&b'\n') {
+            return Ok(());
+        }
+        if let Some(nl) = tail.iter().rposition(|b| *b == b'\n') {
+            let keep = start + nl as u64 + 1;
+            return cut(f, path, torn, meta.len(), keep);
+        }
+    }
+    cut(f, path, torn, meta.len(), 0)
+}
+
+fn cut(
+    f: &File,
+    path: &std::path::Path,
+    torn: &Counter,
+    len: u64,
+    keep: u64,
+) -> Result<(), BlockError> {
+    f.set_len(keep)
+        .map_err(|e| BlockError::io(format!("cutting a torn line from {}", path.display()), e))?;
+    torn.add(len - keep);
+    tracing::warn!(path = %path.display(), bytes = len - keep, "cut a torn line left by an unclean stop");
+    Ok(())
+}
+
 impl Block for MessageSink {
     fn start(&mut self, ctx: &BlockContext) -> Result<(), BlockError> {
         if let Some(path) = &self.p.path {
@@ -59,10 +104,12 @@ impl Block for MessageSink {
                     .map_err(|e| BlockError::io(format!("creating {}", dir.display()), e))?;
             }
             let f = OpenOptions::new()
+                .read(true)
                 .create(true)
                 .append(true)
                 .open(path)
                 .map_err(|e| BlockError::io(format!("opening {}", path.display()), e))?;
+            cut_torn_line(&f, path, &ctx.counter("torn_bytes"))?;
             self.out = Some(BufWriter::new(f));
         }
         self.count = ctx.counter("messages");
@@ -105,7 +152,8 @@ impl BlockDef for MessageSinkDef {
     const SUMMARY: &'static str = "Writes messages as JSON lines to a file or standard output.";
     const DOC: &'static str = "Message input `in`. Each message becomes one JSON object \
         `{\"kind\": ..., <fields>}` on its own line, appended to `path` (or printed). Lines are \
-        flushed to the kernel after every batch; `fsync` bounds what a power loss can take.";
+        flushed to the kernel after every batch; `fsync` bounds what a power loss can take. A torn \
+        last line left by a kill is cut when the file is opened again (`torn_bytes`).";
     const EXAMPLE: &'static str = "path = \"detections.jsonl\"\nfsync = \"1s\"";
 
     fn signature(_: &MessageSinkParams) -> Signature {
@@ -155,5 +203,21 @@ mod tests {
             "{\"kind\":\"tone\",\"station\":\"WWV\",\"d_clock_ms\":0.25}\n{\"kind\":\"tone\",\"station\":\"CHU\",\"n\":3}\n"
         );
         assert_eq!(h.counter("messages"), 2);
+
+        // A torn last line (a kill during a write) is cut before appending.
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, format!("{text}{{\"kind\":\"to")).unwrap();
+        let p = MessageSinkParams {
+            path: Some(path.clone()),
+            fsync: FsyncPolicy::Never,
+        };
+        let mut h = Harness::of::<MessageSinkDef>(p, &[]).unwrap();
+        h.push_message(0, Message::new("x"));
+        h.run_to_end().unwrap();
+        assert_eq!(h.counter("torn_bytes"), 11);
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            format!("{text}{{\"kind\":\"x\"}}\n")
+        );
     }
 }

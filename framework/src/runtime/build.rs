@@ -198,13 +198,20 @@ pub(crate) fn build(graph: &Graph, stop: &Arc<AtomicBool>) -> Result<Built, Runt
             {
                 msg_targets[e.from_block][e.from_port].push(MessageTarget {
                     tx: tx.clone(),
-                    rx: rx.clone(),
+                    rx: (e.policy == EdgePolicy::DropOldest).then(|| rx.clone()),
                     waker: waker_of(bi),
                     capacity: graph.settings.message_queue,
                     policy: e.policy,
                 });
             }
-            msg_inputs[bi][port] = Some(MessageInput::new(spec.name.clone().into(), rx));
+            let mut input = MessageInput::new(spec.name.clone().into(), rx);
+            input.producers = graph
+                .edges
+                .iter()
+                .filter(|e| e.to_block == bi && e.to_port == port)
+                .map(|e| waker_of(e.from_block))
+                .collect();
+            msg_inputs[bi][port] = Some(input);
         }
     }
 

@@ -259,6 +259,9 @@ impl BlockInstance {
                     .messages_in
                     .fetch_add(std::mem::take(&mut m.received), Ordering::Relaxed);
                 progress = true;
+                for w in &m.producers {
+                    w.wake();
+                }
             }
         }
         for m in &mut self.msg_out {
