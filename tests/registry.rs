@@ -93,10 +93,23 @@ fn every_block_file_has_a_harness_test() {
             if let Some(path) = sibling {
                 text += &std::fs::read_to_string(path).unwrap_or_default();
             }
+            // Or in the family's `tests.rs`, naming the block.
+            let family_tests =
+                std::fs::read_to_string(p.with_file_name("tests.rs")).unwrap_or_default();
+            let name = text
+                .split("const NAME: &'static str = \"")
+                .nth(1)
+                .and_then(|rest| rest.split('"').next())
+                .unwrap_or_default()
+                .to_string();
+            let in_family_tests = !name.is_empty() && family_tests.contains(&format!("\"{name}\""));
+            if in_family_tests {
+                text += &family_tests;
+            }
             if text.contains("register_block!(") {
                 checked += 1;
                 assert!(
-                    text.contains("#[cfg(test)]") && text.contains("Harness"),
+                    (text.contains("#[cfg(test)]") || in_family_tests) && text.contains("Harness"),
                     "{} registers a block but has no Harness test",
                     p.display()
                 );
