@@ -1,0 +1,8 @@
+//! Signal processing blocks and the math behind them: windows, FFT, Welch PSD, CFAR
+//! detection and peak grouping.
+
+pub mod cfar_threshold;
+pub mod fft_engine;
+pub mod noise_stats;
+pub mod spectrum;
+pub mod window;
