@@ -6,3 +6,7 @@ pub mod fft_engine;
 pub mod noise_stats;
 pub mod spectrum;
 pub mod window;
+pub mod peak_interp;
+pub mod psd;
+pub mod stream_meta;
+pub mod welch;
