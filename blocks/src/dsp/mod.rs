@@ -10,3 +10,5 @@ pub mod peak_interp;
 pub mod psd;
 pub mod stream_meta;
 pub mod welch;
+pub mod cfar_detect;
+pub mod cfar;

@@ -286,4 +286,4 @@ register_block!(PsdDef);
 
 #[cfg(test)]
 #[path = "psd_tests.rs"]
-mod tests;
+pub(crate) mod tests;
