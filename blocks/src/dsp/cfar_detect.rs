@@ -66,6 +66,8 @@ impl CfarEngine {
         let k = averages.max(1);
         let side: Vec<i64> = (g + 1..=g + t).collect();
         let both: Vec<i64> = side.iter().flat_map(|&o| [-o, o]).collect();
+        let cells = 2 * self.cfg.train;
+        let (mut os_cells, mut os_rank) = (cells, self.cfg.rank);
         let (cut, estimate) = match (window, step) {
             (Some(w), Some(step)) => {
                 let c = self
@@ -77,7 +79,15 @@ impl CfarEngine {
                 let est = match self.cfg.method {
                     CfarMethod::Ca => c.shape(&both, step, k),
                     CfarMethod::Go | CfarMethod::So => c.shape(&side, step, k),
-                    CfarMethod::Os => cut,
+                    CfarMethod::Os => {
+                        // Correlated cells order like fewer independent ones: as many as
+                        // the training sum's degrees of freedom allow, rank scaled alike.
+                        let eff = (c.shape(&both, step, k) / cut).clamp(1.0, cells as f64);
+                        os_cells = eff.round().max(1.0) as usize;
+                        os_rank = ((self.cfg.rank as f64 * eff / cells as f64).round() as usize)
+                            .clamp(1, os_cells);
+                        cut
+                    }
                 };
                 (cut, est)
             }
@@ -94,8 +104,8 @@ impl CfarEngine {
         NoiseShapes {
             cut,
             estimate,
-            cells: 2 * self.cfg.train,
-            rank: self.cfg.rank,
+            cells: os_cells,
+            rank: os_rank,
         }
     }
 

@@ -15,7 +15,9 @@
 //! textbook (1 + α/N)^(−N), α = N·(Pfa^(−1/N) − 1). GO, SO and OS integrate
 //! P(X > αz) against the density of Z numerically; α is found by bisection.
 
-use puruspe::{betai, gammp, gammq, ln_gamma};
+use puruspe::{betai, ln_gamma};
+
+use super::special::ln_gamma_pq;
 use serde::{Deserialize, Serialize};
 
 /// A CFAR variant.
@@ -51,19 +53,30 @@ pub struct NoiseShapes {
 /// P(X > α·Z) for a method, shapes and α.
 pub fn pfa(method: CfarMethod, s: &NoiseShapes, alpha: f64) -> f64 {
     match method {
-        CfarMethod::Ca => ca_pfa(s.cut, s.estimate, alpha),
+        CfarMethod::Ca if s.cut.max(s.estimate) <= CLOSED_FORM_MAX => {
+            ca_pfa(s.cut, s.estimate, alpha)
+        }
         _ => Integrator::new(method, s, 0.0).pfa(s.cut, alpha),
     }
 }
+
+/// Shapes up to which the closed form (puruspe's continued fraction) is used; beyond it
+/// puruspe switches to a quadrature that loses the far tail, so CA integrates numerically.
+const CLOSED_FORM_MAX: f64 = 2000.0;
 
 fn ca_pfa(l: f64, m: f64, alpha: f64) -> f64 {
     if alpha <= 0.0 {
         return 1.0;
     }
     if m.is_infinite() {
-        return gammq(l, l * alpha);
+        return survival(l, l * alpha);
     }
     betai(m, l, m / (m + l * alpha))
+}
+
+/// Q(l, x) = P(Gamma(l, 1) > x).
+fn survival(l: f64, x: f64) -> f64 {
+    ln_gamma_pq(l, x).1.exp()
 }
 
 /// The α that gives `target` false-alarm probability, or why there is none.
@@ -81,7 +94,9 @@ pub fn threshold_factor(method: CfarMethod, s: &NoiseShapes, target: f64) -> Res
         ));
     }
     let eval: Box<dyn Fn(f64) -> f64> = match method {
-        CfarMethod::Ca => Box::new(move |a| ca_pfa(s.cut, s.estimate, a)),
+        CfarMethod::Ca if s.cut.max(s.estimate) <= CLOSED_FORM_MAX => {
+            Box::new(move |a| ca_pfa(s.cut, s.estimate, a))
+        }
         _ => {
             let integ = Integrator::new(method, s, target * 1e-9);
             let cut = s.cut;
@@ -132,15 +147,13 @@ impl Integrator {
             let lz = lo + h * i as f64;
             let zi = lz.exp();
             let ln_g = a * a.ln() + (a - 1.0) * lz - a * zi - ln_gamma(a);
+            let (ln_p, ln_q) = ln_gamma_pq(a, a * zi);
             let ln_f = match method {
-                CfarMethod::Go => std::f64::consts::LN_2 + ln_g + gammp(a, a * zi).ln(),
-                CfarMethod::So => std::f64::consts::LN_2 + ln_g + gammq(a, a * zi).ln(),
+                CfarMethod::Go => std::f64::consts::LN_2 + ln_g + ln_p,
+                CfarMethod::So => std::f64::consts::LN_2 + ln_g + ln_q,
                 CfarMethod::Os => {
                     let (n, k) = (s.cells as f64, s.rank as f64);
-                    ln_beta_os
-                        + (k - 1.0) * gammp(a, a * zi).ln()
-                        + (n - k) * gammq(a, a * zi).ln()
-                        + ln_g
+                    ln_beta_os + (k - 1.0) * ln_p + (n - k) * ln_q + ln_g
                 }
                 CfarMethod::Ca => ln_g,
             };
@@ -165,7 +178,7 @@ impl Integrator {
         self.z
             .iter()
             .zip(&self.w)
-            .map(|(z, w)| w * gammq(l, l * alpha * z))
+            .map(|(z, w)| w * survival(l, l * alpha * z))
             .sum()
     }
 }
@@ -244,6 +257,23 @@ mod tests {
         assert!((so / SO_REF - 1.0).abs() < 1e-4, "{so}");
     }
 
+    #[test]
+    fn large_shapes_match_independent_references() {
+        // α for Pfa 1e-4, cut shape 16, side shape 100 / 400: scipy quad + brentq.
+        for (est, so, go) in [(100.0, 2.521_169_449_9, 2.222_272_006), (400.0, 2.310_968_939, 2.180_357_234)] {
+            let s = shapes(16.0, est);
+            let a = threshold_factor(CfarMethod::So, &s, 1e-4).unwrap();
+            assert!((a / so - 1.0).abs() < 1e-5, "so {est}: {a}");
+            let a = threshold_factor(CfarMethod::Go, &s, 1e-4).unwrap();
+            assert!((a / go - 1.0).abs() < 1e-5, "go {est}: {a}");
+        }
+        // CA beyond the closed form's range agrees with the F distribution:
+        // scipy.stats.f.isf(1e-6, 2*500, 2*5000) = 1.240983266868417
+        let a = threshold_factor(CfarMethod::Ca, &shapes(500.0, 5000.0), 1e-6).unwrap();
+        assert!((a / CA_BIG_REF - 1.0).abs() < 1e-5, "{a}");
+    }
+
+    const CA_BIG_REF: f64 = 1.240_983_266_868_417;
     const GO_REF: f64 = 1.751_307_739_8e-4;
     const SO_REF: f64 = 2.869_746_906_7e-3;
 

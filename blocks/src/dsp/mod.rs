@@ -12,3 +12,7 @@ pub mod stream_meta;
 pub mod welch;
 pub mod cfar_detect;
 pub mod cfar;
+pub mod peak_group;
+pub mod peak_track;
+pub mod peaks;
+pub mod special;
