@@ -16,3 +16,4 @@ pub mod peak_group;
 pub mod peak_track;
 pub mod peaks;
 pub mod special;
+pub mod fft;
