@@ -11,10 +11,11 @@
 //! | [`sinks`] | `null_sink`, `file_sink`, `message_sink` |
 //! | [`debug`] | `tag_debug` |
 //! | [`dsp`] | `fft`, `psd`, `cfar`, `peaks` |
-//! | `sdr` | `rtl_tcp_source`, `iq_file_source`, `soapy_source` (feature `soapy`) |
+//! | [`sdr`] | `rtl_tcp_source`, `iq_file_source`, `soapy_source` (feature `soapy`) |
 
 pub mod debug;
 pub mod dsp;
+pub mod sdr;
 pub mod sinks;
 pub mod sources;
 pub mod stream;

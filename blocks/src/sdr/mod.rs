@@ -1,0 +1,5 @@
+//! SDR sources: the rtl_tcp network client, recorded I/Q playback (raw and SigMF), and
+//! SoapySDR devices (feature `soapy`).
+
+pub mod rtl_tcp_protocol;
+pub mod rtl_tcp_source;
