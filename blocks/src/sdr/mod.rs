@@ -3,3 +3,6 @@
 
 pub mod rtl_tcp_protocol;
 pub mod rtl_tcp_source;
+pub mod iq_file_source;
+pub mod iq_format;
+pub mod sigmf_meta;
