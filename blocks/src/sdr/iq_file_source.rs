@@ -17,7 +17,7 @@ use super::sigmf_meta::{self, is_sigmf};
 #[serde(deny_unknown_fields)]
 pub struct IqFileSourceParams {
     /// The recording: a raw file, or a SigMF recording named by its `.sigmf-meta` or
-    /// `.sigmf-data` file. Relative paths are relative to the flowgraph file.
+    /// `.sigmf-data` file. Relative paths are relative to the working directory.
     pub path: PathBuf,
     /// Sample format of a raw file (`cu8`, `cs8`, `cs16`, `cf32`); SigMF says it itself.
     #[serde(default)]
@@ -217,8 +217,8 @@ impl BlockDef for IqFileSourceDef {
         e
     }
 
-    fn build(p: &IqFileSourceParams, ctx: &BuildContext) -> Result<Box<dyn Block>, BlockError> {
-        let path = ctx.base_dir.join(&p.path);
+    fn build(p: &IqFileSourceParams, _: &BuildContext) -> Result<Box<dyn Block>, BlockError> {
+        let path = p.path.clone();
         Ok(Box::new(IqFileSource {
             data_path: path.clone(),
             meta_path: path,

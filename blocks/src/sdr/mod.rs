@@ -6,3 +6,5 @@ pub mod rtl_tcp_source;
 pub mod iq_file_source;
 pub mod iq_format;
 pub mod sigmf_meta;
+#[cfg(feature = "soapy")]
+pub mod soapy_source;
