@@ -108,14 +108,15 @@ fn measure(
     } else {
         (0.0, db[k])
     };
-    let (mut lo, mut hi) = edges(db, s, e, k, peak - cfg.bw_db);
+    let (mut lo, mut hi) = edges(db, s, e, k, peak - cfg.bw_db, true);
     let centre = if hi - lo > cfg.wide_bins {
         // A wide signal: its maximum is a noise fluctuation on top of the band, so measure
         // the edges against the band's mean level (dB mean of the bins within the first
-        // estimate) instead.
+        // estimate) instead, within the bins over threshold (a level below the noise must
+        // not run out across it).
         let (a, b) = (lo.ceil() as usize, (hi.floor() as usize).max(lo.ceil() as usize));
         let mean = db[a..=b.min(n - 1)].iter().sum::<f64>() / (b.min(n - 1) + 1 - a) as f64;
-        (lo, hi) = edges(db, s, e, k, mean - cfg.bw_db);
+        (lo, hi) = edges(db, s, e, k, mean - cfg.bw_db, false);
         0.5 * (lo + hi)
     } else {
         k as f64 + off
@@ -131,15 +132,16 @@ fn measure(
 }
 
 /// The outermost crossings of `level` around the maximum `k` of the peak `s..=e`: the
-/// outermost bins at or above it within the peak, then outward while still above it.
-fn edges(db: &[f64], s: usize, e: usize, k: usize, level: f64) -> (f64, f64) {
+/// outermost bins at or above it within the peak, then (with `extend`) outward while still
+/// above it.
+fn edges(db: &[f64], s: usize, e: usize, k: usize, level: f64, extend: bool) -> (f64, f64) {
     let n = db.len();
     let mut a = (s..=k).find(|&i| db[i] >= level).unwrap_or(k);
-    while a > 0 && a <= s && db[a - 1] >= level {
+    while extend && a > 0 && a <= s && db[a - 1] >= level {
         a -= 1;
     }
     let mut b = (k..=e).rev().find(|&i| db[i] >= level).unwrap_or(k);
-    while b + 1 < n && b >= e && db[b + 1] >= level {
+    while extend && b + 1 < n && b >= e && db[b + 1] >= level {
         b += 1;
     }
     let lo = if a > 0 {

@@ -49,8 +49,28 @@ struct Track {
     first_ns: i64,
     missed: u32,
     seen: bool,
-    /// The strongest observation, for `track` output.
+    /// Observations so far and the sums of their frequency, bandwidth and SNR.
+    count: f64,
+    sums: [f64; 3],
+    /// The summary for `track` output: means, the strongest power, the most bins.
     best: Detection,
+}
+
+impl Track {
+    fn observe(&mut self, d: &Detection) {
+        self.count += 1.0;
+        self.sums[0] += d.freq_hz;
+        self.sums[1] += d.bandwidth_hz;
+        self.sums[2] += d.snr_db;
+        let b = &mut self.best;
+        b.freq_hz = self.sums[0] / self.count;
+        b.bandwidth_hz = self.sums[1] / self.count;
+        b.snr_db = self.sums[2] / self.count;
+        b.power_db = b.power_db.max(d.power_db);
+        b.bins = b.bins.max(d.bins);
+        b.first_seen_ns = self.first_ns;
+        b.last_seen_ns = d.last_seen_ns;
+    }
 }
 
 /// Tracks detections across spectra.
@@ -93,20 +113,22 @@ impl Tracker {
                     t.freq_hz = d.freq_hz;
                     t.bandwidth_hz = d.bandwidth_hz;
                     d.first_seen_ns = t.first_ns;
-                    if d.power_db >= t.best.power_db {
-                        t.best = d.clone();
-                    }
-                    t.best.first_seen_ns = t.first_ns;
-                    t.best.last_seen_ns = d.last_seen_ns;
+                    t.observe(d);
                 }
-                None => self.tracks.push(Track {
-                    freq_hz: d.freq_hz,
-                    bandwidth_hz: d.bandwidth_hz,
-                    first_ns: d.first_seen_ns,
-                    missed: 0,
-                    seen: true,
-                    best: d.clone(),
-                }),
+                None => {
+                    let mut t = Track {
+                        freq_hz: d.freq_hz,
+                        bandwidth_hz: d.bandwidth_hz,
+                        first_ns: d.first_seen_ns,
+                        missed: 0,
+                        seen: true,
+                        count: 0.0,
+                        sums: [0.0; 3],
+                        best: d.clone(),
+                    };
+                    t.observe(d);
+                    self.tracks.push(t);
+                }
             }
         }
         let hold = self.hold;
@@ -160,7 +182,8 @@ mod tests {
         assert!(ended.is_empty());
         tr.update(&mut [], 50.0, &mut ended); // missed twice: ended
         assert_eq!(ended.len(), 2);
-        let first = ended.iter().find(|d| d.freq_hz == 1020.0).unwrap();
+        // The track's summary: mean frequency, strongest power, first and last seen.
+        let first = ended.iter().find(|d| d.freq_hz == 1010.0).unwrap();
         assert_eq!((first.first_seen_ns, first.last_seen_ns), (0, 110));
         assert_eq!(first.power_db, -5.0);
         tr.update(&mut [det(400, 1000.0, -10.0)], 50.0, &mut ended);

@@ -18,8 +18,9 @@ pub enum Emit {
     /// One message per detection per spectrum (live monitoring).
     #[default]
     Every,
-    /// One message per track when it ends (or at the end of the stream): its strongest
-    /// observation with the first and last time it was seen.
+    /// One message per track when it ends (or at the end of the stream): the mean
+    /// frequency, bandwidth and SNR of its observations, the strongest power and the most
+    /// bins, with the first and last time it was seen.
     Track,
 }
 
@@ -185,7 +186,7 @@ impl BlockDef for PeaksDef {
         estimate. Detections in successive spectra within `match_bins` (or half a bandwidth) \
         form a track, which gives `first_seen_ns`; a track ends after `hold` spectra without \
         it. `emit = \"every\"` posts every detection of every spectrum, `\"track\"` one \
-        message per track when it ends.";
+        message per track when it ends (mean frequency, bandwidth and SNR; peak power).";
     const EXAMPLE: &'static str = "split_db = 10.0\nbandwidth_db = 3.0\nhold = 1\nemit = \"every\"";
 
     fn signature(_: &PeaksParams) -> Signature {
