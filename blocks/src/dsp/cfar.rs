@@ -159,7 +159,10 @@ impl BlockDef for CfarDef {
             e.push(ParamError::new("train", "must be at least 1"));
         }
         if !(p.pfa > 0.0 && p.pfa < 1.0) {
-            e.push(ParamError::new("pfa", "must be between 0 and 1 (exclusive)"));
+            e.push(ParamError::new(
+                "pfa",
+                "must be between 0 and 1 (exclusive)",
+            ));
         }
         if let Some(r) = p.rank {
             if !(1..=2 * p.train).contains(&r) {

@@ -82,7 +82,9 @@ fn every_variant_holds_its_false_alarm_rate_on_exponential_noise() {
         .collect();
     for method in ["ca", "go", "so", "os"] {
         let out = run(
-            params(&format!("method = \"{method}\"\nguard = 2\ntrain = 12\npfa = {pfa}")),
+            params(&format!(
+                "method = \"{method}\"\nguard = 2\ntrain = 12\npfa = {pfa}"
+            )),
             msgs.clone(),
         );
         let (rate, tested) = false_alarm_rate(&out);
@@ -114,7 +116,9 @@ fn welch_averaged_windowed_noise_holds_the_design_rate() {
     let msgs: Vec<Message> = h.messages(0)[..spectra].to_vec();
     for method in ["ca", "go", "so"] {
         let out = run(
-            params(&format!("method = \"{method}\"\nguard = 2\ntrain = 16\npfa = {pfa}")),
+            params(&format!(
+                "method = \"{method}\"\nguard = 2\ntrain = 16\npfa = {pfa}"
+            )),
             msgs.clone(),
         );
         let (rate, tested) = false_alarm_rate(&out);
@@ -240,14 +244,27 @@ fn detection_probability_follows_the_ca_theory_curve() {
 fn thresholds_are_in_the_units_of_the_spectrum_and_edges_are_untested() {
     let mut p = vec![1.0f32; 64];
     p[32] = 1000.0;
-    let lin = run(params("guard = 1\ntrain = 4\npfa = 1e-2"), vec![spectrum(p.clone(), 1)]);
+    let lin = run(
+        params("guard = 1\ntrain = 4\npfa = 1e-2"),
+        vec![spectrum(p.clone(), 1)],
+    );
     let db_in = Spectrum {
         db: true,
-        power: p.iter().map(|v| 10.0 * v.log10()).collect::<Vec<f32>>().into(),
+        power: p
+            .iter()
+            .map(|v| 10.0 * v.log10())
+            .collect::<Vec<f32>>()
+            .into(),
         ..Spectrum::from_message(&spectrum(p, 1)).unwrap()
     };
-    let db = run(params("guard = 1\ntrain = 4\npfa = 1e-2"), vec![db_in.to_message()]);
-    let (tl, td) = (lin[0].threshold.clone().unwrap(), db[0].threshold.clone().unwrap());
+    let db = run(
+        params("guard = 1\ntrain = 4\npfa = 1e-2"),
+        vec![db_in.to_message()],
+    );
+    let (tl, td) = (
+        lin[0].threshold.clone().unwrap(),
+        db[0].threshold.clone().unwrap(),
+    );
     let alpha = 8.0 * (0.01f64.powf(-1.0 / 8.0) - 1.0);
     assert!((f64::from(tl[20]) - alpha).abs() < 1e-4, "{}", tl[20]);
     assert!((f64::from(td[20]) - 10.0 * alpha.log10()).abs() < 1e-3);

@@ -21,8 +21,9 @@ use super::special::ln_gamma_pq;
 use serde::{Deserialize, Serialize};
 
 /// A CFAR variant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[derive(schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum CfarMethod {
     /// Cell averaging: mean of all training cells.
@@ -232,7 +233,10 @@ mod tests {
                 .map(|i| (n - i) as f64 / ((n - i) as f64 + alpha))
                 .product();
             let got = pfa(CfarMethod::Os, &s, alpha);
-            assert!((got / want - 1.0).abs() < 1e-5, "α={alpha}: {got} vs {want}");
+            assert!(
+                (got / want - 1.0).abs() < 1e-5,
+                "α={alpha}: {got} vs {want}"
+            );
         }
         let a = threshold_factor(CfarMethod::Os, &s, 1e-4).unwrap();
         let back: f64 = (0..k)
@@ -260,7 +264,10 @@ mod tests {
     #[test]
     fn large_shapes_match_independent_references() {
         // α for Pfa 1e-4, cut shape 16, side shape 100 / 400: scipy quad + brentq.
-        for (est, so, go) in [(100.0, 2.521_169_449_9, 2.222_272_006), (400.0, 2.310_968_939, 2.180_357_234)] {
+        for (est, so, go) in [
+            (100.0, 2.521_169_449_9, 2.222_272_006),
+            (400.0, 2.310_968_939, 2.180_357_234),
+        ] {
             let s = shapes(16.0, est);
             let a = threshold_factor(CfarMethod::So, &s, 1e-4).unwrap();
             assert!((a / so - 1.0).abs() < 1e-5, "so {est}: {a}");

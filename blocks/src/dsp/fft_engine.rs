@@ -44,7 +44,8 @@ impl FftEngine {
     /// Windows and transforms `input` into the engine's own buffer and returns it.
     pub fn transform(&mut self, input: &[C32]) -> &[C32] {
         window_into(input, &self.window, &mut self.buf);
-        self.fft.process_with_scratch(&mut self.buf, &mut self.scratch);
+        self.fft
+            .process_with_scratch(&mut self.buf, &mut self.scratch);
         &self.buf
     }
 }

@@ -102,7 +102,9 @@ fn measure(
     out: &mut Vec<Peak>,
 ) {
     let n = db.len();
-    let k = (s..=e).max_by(|a, b| db[*a].total_cmp(&db[*b])).unwrap_or(s);
+    let k = (s..=e)
+        .max_by(|a, b| db[*a].total_cmp(&db[*b]))
+        .unwrap_or(s);
     let (off, peak) = if k > 0 && k + 1 < n {
         parabolic(db[k - 1], db[k], db[k + 1])
     } else {
@@ -114,7 +116,10 @@ fn measure(
         // the edges against the band's mean level (dB mean of the bins within the first
         // estimate) instead, within the bins over threshold (a level below the noise must
         // not run out across it).
-        let (a, b) = (lo.ceil() as usize, (hi.floor() as usize).max(lo.ceil() as usize));
+        let (a, b) = (
+            lo.ceil() as usize,
+            (hi.floor() as usize).max(lo.ceil() as usize),
+        );
         let mean = db[a..=b.min(n - 1)].iter().sum::<f64>() / (b.min(n - 1) + 1 - a) as f64;
         (lo, hi) = edges(db, s, e, k, mean - cfg.bw_db, false);
         0.5 * (lo + hi)

@@ -94,15 +94,24 @@ impl Peaks {
     fn process(&mut self, m: &Message, out: &mut MessageOutput) -> Result<(), String> {
         let s = Spectrum::from_message(m)?;
         let (Some(noise), Some(thr)) = (&s.noise, &s.threshold) else {
-            return Err("spectrum has no `noise`/`threshold` fields (put `cfar` before `peaks`)".into());
+            return Err(
+                "spectrum has no `noise`/`threshold` fields (put `cfar` before `peaks`)".into(),
+            );
         };
-        let conv = |v: f32| if s.db { f64::from(v) } else { to_db(f64::from(v)) };
+        let conv = |v: f32| {
+            if s.db {
+                f64::from(v)
+            } else {
+                to_db(f64::from(v))
+            }
+        };
         self.db.clear();
         self.db.extend(s.power.iter().map(|v| conv(*v)));
         self.noise.clear();
         self.noise.extend(noise.iter().map(|v| conv(*v)));
         self.hit.clear();
-        self.hit.extend(s.power.iter().zip(thr.iter()).map(|(p, t)| p > t));
+        self.hit
+            .extend(s.power.iter().zip(thr.iter()).map(|(p, t)| p > t));
         find_peaks(&self.db, &self.noise, &self.hit, &self.cfg, &mut self.found);
         let rate = s.bin_hz * s.power.len() as f64;
         let end_ns = s.time_ns + s.span.map_or(0, |n| (n as f64 * 1e9 / rate).round() as i64);
@@ -174,7 +183,8 @@ pub struct PeaksDef;
 impl BlockDef for PeaksDef {
     type Params = PeaksParams;
     const NAME: &'static str = "peaks";
-    const SUMMARY: &'static str = "Groups CFAR hits into detections with frequency, power, SNR and bandwidth.";
+    const SUMMARY: &'static str =
+        "Groups CFAR hits into detections with frequency, power, SNR and bandwidth.";
     const DOC: &'static str = "Message input `in` (`spectrum` with `noise` and `threshold`, as \
         `cfar` posts them); message output `out` (`detection` messages: `time_ns`, `freq_hz`, \
         `power_db`, `snr_db`, `bandwidth_hz`, `first_seen_ns`, `last_seen_ns`, `bins`, and \

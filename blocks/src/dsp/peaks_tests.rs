@@ -41,12 +41,17 @@ fn two_tones_five_bins_apart_are_two_detections() {
     add_tone(&mut x, 205.3 / 1024.0, 0.1);
     let dets = chain(&x, PSD, "pfa = 1e-6", "");
     assert!(!dets.is_empty());
-    let per_spectrum = dets.iter().filter(|m| m.get("index") == dets[0].get("index"));
+    let per_spectrum = dets
+        .iter()
+        .filter(|m| m.get("index") == dets[0].get("index"));
     let freqs: Vec<f64> = per_spectrum.map(|m| f(m, "freq_hz")).collect();
     assert_eq!(freqs.len(), 2, "{freqs:?}");
     for (got, bin) in freqs.iter().zip([200.3, 205.3]) {
         let want = 1e8 + bin * 1000.0;
-        assert!((got - want).abs() < 100.0, "{got} vs {want} (0.1 bin = 100 Hz)");
+        assert!(
+            (got - want).abs() < 100.0,
+            "{got} vs {want} (0.1 bin = 100 Hz)"
+        );
     }
     for m in &dets {
         // The true per-bin SNR is 37 dB, but each tone sits in the other's training cells,
@@ -62,7 +67,11 @@ fn band(n: usize, lo: f64, hi: f64, power: f64) -> Vec<C32> {
     let mut spec = noise(n, 1.0, 17);
     let (a, b) = ((lo * n as f64) as i64, (hi * n as f64) as i64);
     for (k, v) in spec.iter_mut().enumerate() {
-        let fk = if k < n / 2 { k as i64 } else { k as i64 - n as i64 };
+        let fk = if k < n / 2 {
+            k as i64
+        } else {
+            k as i64 - n as i64
+        };
         if fk < a || fk >= b {
             *v = C32::new(0.0, 0.0);
         }
@@ -84,7 +93,12 @@ fn a_wideband_signal_is_one_detection_with_its_bandwidth() {
     }
     // A signal wider than the training window hides in it: guard cells wider than half the
     // band keep the band out of one side, and smallest-of CFAR takes that side.
-    let dets = chain(&x, PSD, "method = \"so\"\nguard = 60\ntrain = 32\npfa = 1e-6", "");
+    let dets = chain(
+        &x,
+        PSD,
+        "method = \"so\"\nguard = 60\ntrain = 32\npfa = 1e-6",
+        "",
+    );
     let spectra: std::collections::BTreeSet<u64> = dets
         .iter()
         .map(|m| match m.get("index") {
@@ -98,7 +112,10 @@ fn a_wideband_signal_is_one_detection_with_its_bandwidth() {
         let bw = f(m, "bandwidth_hz");
         assert!((bw - 100_000.0).abs() < 2_000.0, "bandwidth {bw}");
         let centre = f(m, "freq_hz");
-        assert!((centre - (1e8 - 100_000.0)).abs() < 1_000.0, "centre {centre}");
+        assert!(
+            (centre - (1e8 - 100_000.0)).abs() < 1_000.0,
+            "centre {centre}"
+        );
         assert!(f(m, "bins") >= 95.0);
     }
 }
@@ -129,4 +146,3 @@ fn spectra_without_thresholds_are_counted_as_bad() {
     assert_eq!(h.counter("bad_messages"), 1);
     let _ = (PsdDef::NAME, CfarDef::NAME);
 }
-

@@ -216,7 +216,8 @@ pub struct PsdDef;
 impl BlockDef for PsdDef {
     type Params = PsdParams;
     const NAME: &'static str = "psd";
-    const SUMMARY: &'static str = "Welch power spectral density: one `spectrum` message per period.";
+    const SUMMARY: &'static str =
+        "Welch power spectral density: one `spectrum` message per period.";
     const DOC: &'static str = "Input `in` (c32); message output `out` (`spectrum` messages, \
         format in docs/spectrum.md). Segments of `fft_size` samples, `overlap` apart, are \
         windowed, transformed and their |X|² averaged; every `averages` segments (or \
@@ -255,11 +256,19 @@ impl BlockDef for PsdDef {
                 "give either `averages` or `average_seconds`, not both",
             ));
         }
-        if p.average_seconds.is_some_and(|t| !(t > 0.0 && t.is_finite())) {
-            e.push(ParamError::new("average_seconds", "must be a positive duration"));
+        if p.average_seconds
+            .is_some_and(|t| !(t > 0.0 && t.is_finite()))
+        {
+            e.push(ParamError::new(
+                "average_seconds",
+                "must be a positive duration",
+            ));
         }
         if p.sample_rate.is_some_and(|r| !(r > 0.0 && r.is_finite())) {
-            e.push(ParamError::new("sample_rate", "must be a positive number of samples per second"));
+            e.push(ParamError::new(
+                "sample_rate",
+                "must be a positive number of samples per second",
+            ));
         }
         e
     }

@@ -62,11 +62,17 @@ fn tones_land_in_their_bin_and_interpolate_within_a_tenth_of_a_bin() {
                 .max_by(|a, b| a.1.total_cmp(b.1))
                 .unwrap();
             let want = bin + (n / 2) as f64;
-            assert!((k as f64 - want).abs() <= 0.5, "{window} {bin}: peak at {k}");
+            assert!(
+                (k as f64 - want).abs() <= 0.5,
+                "{window} {bin}: peak at {k}"
+            );
             let db = |i: usize| to_db(f64::from(s.power[i]));
             let (off, peak_db) = parabolic(db(k - 1), db(k), db(k + 1));
             let est = k as f64 + off;
-            assert!((est - want).abs() < 0.1, "{window} {bin}: interpolated {est}");
+            assert!(
+                (est - want).abs() < 0.1,
+                "{window} {bin}: interpolated {est}"
+            );
             // Frequency axis: bin i is start + i·bin_hz.
             assert!((s.freq_of_bin(est) - bin * 1000.0).abs() < 100.0);
             // A bin-centred unit tone reads 0 dB in a power spectrum.
@@ -96,7 +102,10 @@ fn white_noise_reads_its_density_within_half_a_db() {
         let mut sorted: Vec<f32> = s.power.to_vec();
         sorted.sort_by(f32::total_cmp);
         let median = to_db(f64::from(sorted[512]));
-        assert!((median - expected).abs() < 0.5, "median {median} vs {expected}");
+        assert!(
+            (median - expected).abs() < 0.5,
+            "median {median} vs {expected}"
+        );
     }
 }
 

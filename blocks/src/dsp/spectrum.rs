@@ -124,7 +124,10 @@ impl Spectrum {
             start_hz: f64_of("start_hz")?,
             averages: u64_of("averages").ok_or("field `averages` is missing or not an integer")?,
             db,
-            window: m.get("window").and_then(Value::as_str).and_then(Window::from_name),
+            window: m
+                .get("window")
+                .and_then(Value::as_str)
+                .and_then(Window::from_name),
             step: u64_of("step"),
             span: u64_of("span"),
             noise: floats("noise"),
@@ -133,7 +136,9 @@ impl Spectrum {
         };
         for (name, v) in [("noise", &s.noise), ("threshold", &s.threshold)] {
             if v.as_ref().is_some_and(|v| v.len() != s.power.len()) {
-                return Err(format!("field `{name}` has a different length than `power`"));
+                return Err(format!(
+                    "field `{name}` has a different length than `power`"
+                ));
             }
         }
         Ok(s)
@@ -169,7 +174,16 @@ mod tests {
         let names: Vec<&str> = m.fields.iter().map(|(k, _)| &**k).collect();
         assert_eq!(
             &names[..8],
-            ["time_ns", "index", "center_hz", "bin_hz", "start_hz", "averages", "db", "power"]
+            [
+                "time_ns",
+                "index",
+                "center_hz",
+                "bin_hz",
+                "start_hz",
+                "averages",
+                "db",
+                "power"
+            ]
         );
         assert_eq!(m.get("time_ns"), Some(&Value::Time(s.time_ns)));
         assert_eq!(Spectrum::from_message(&m).unwrap(), s);

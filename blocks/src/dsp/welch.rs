@@ -7,8 +7,17 @@ use super::fft_engine::{accumulate_power, shift_scaled, FftEngine};
 use super::window::{Window, WindowStats};
 
 /// How a spectrum is scaled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-#[derive(schemars::JsonSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Scaling {
     /// Power spectral density, power per Hz: white noise of power σ² reads σ²/rate.

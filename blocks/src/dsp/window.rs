@@ -4,8 +4,9 @@
 use serde::{Deserialize, Serialize};
 
 /// A window shape, by its TOML name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[derive(schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Window {
     /// No window (all ones): narrowest main lobe, −13 dB sidelobes.
@@ -116,14 +117,7 @@ mod tests {
     fn blackman_harris_matches_the_definition() {
         // scipy.signal.windows.blackmanharris(8, sym=False)
         let want = [
-            6.0e-05,
-            0.02173583,
-            0.21747,
-            0.69576416,
-            1.0,
-            0.69576416,
-            0.21747,
-            0.02173583,
+            6.0e-05, 0.02173583, 0.21747, 0.69576416, 1.0, 0.69576416, 0.21747, 0.02173583,
         ];
         let got = Window::BlackmanHarris.taps(8);
         for (g, w) in got.iter().zip(want) {

@@ -158,7 +158,9 @@ impl Block for IqFileSource {
                 }
             }
         }
-        let k = self.format.convert(&self.bytes[..filled], out.slice_mut::<C32>());
+        let k = self
+            .format
+            .convert(&self.bytes[..filled], out.slice_mut::<C32>());
         let end = self.produced + k as u64;
         while self.tags.first().is_some_and(|(pos, _)| *pos < end) {
             let (pos, tag) = self.tags.remove(0);
@@ -194,7 +196,8 @@ impl BlockDef for IqFileSourceDef {
         `file_metadata`) at each capture's start, or `freq` from `center_hz`. `throttle` paces \
         the output to the sample rate; `repeat` loops (tags are not repeated: time \
         extrapolates). A trailing partial sample is ignored with a warning.";
-    const EXAMPLE: &'static str = "path = \"recording.sigmf-meta\"\nthrottle = false\nrepeat = false";
+    const EXAMPLE: &'static str =
+        "path = \"recording.sigmf-meta\"\nthrottle = false\nrepeat = false";
 
     fn signature(_: &IqFileSourceParams) -> Signature {
         Signature::new().output("out", ItemType::C32).blocking()
@@ -209,10 +212,16 @@ impl BlockDef for IqFileSourceDef {
             ));
         }
         if p.sample_rate.is_some_and(|r| !(r > 0.0 && r.is_finite())) {
-            e.push(ParamError::new("sample_rate", "must be a positive number of samples per second"));
+            e.push(ParamError::new(
+                "sample_rate",
+                "must be a positive number of samples per second",
+            ));
         }
         if p.throttle && p.sample_rate.is_none() && !is_sigmf(&p.path) {
-            e.push(ParamError::new("throttle", "needs `sample_rate` to know the pace"));
+            e.push(ParamError::new(
+                "throttle",
+                "needs `sample_rate` to know the pace",
+            ));
         }
         e
     }

@@ -20,16 +20,30 @@ fn run(p: IqFileSourceParams) -> Harness {
 fn raw_formats_convert_exactly_and_tag_rate_and_frequency() {
     let dir = tempfile::tempdir().unwrap();
     let cases: [(&str, Vec<u8>, Vec<C32>); 4] = [
-        ("cu8", vec![0, 255, 128, 127], vec![C32::new(-1.0, 1.0), C32::new(0.5 / 127.5, -0.5 / 127.5)]),
-        ("cs8", vec![0x80, 0x7f, 0, 0x40], vec![C32::new(-1.0, 127.0 / 128.0), C32::new(0.0, 0.5)]),
+        (
+            "cu8",
+            vec![0, 255, 128, 127],
+            vec![C32::new(-1.0, 1.0), C32::new(0.5 / 127.5, -0.5 / 127.5)],
+        ),
+        (
+            "cs8",
+            vec![0x80, 0x7f, 0, 0x40],
+            vec![C32::new(-1.0, 127.0 / 128.0), C32::new(0.0, 0.5)],
+        ),
         (
             "cs16",
-            [-32768i16, 16384, 1, -1].iter().flat_map(|v| v.to_le_bytes()).collect(),
+            [-32768i16, 16384, 1, -1]
+                .iter()
+                .flat_map(|v| v.to_le_bytes())
+                .collect(),
             vec![C32::new(-1.0, 0.5), C32::new(1.0 / 32768.0, -1.0 / 32768.0)],
         ),
         (
             "cf32",
-            [0.25f32, -4.0, 1e-3, 7.0].iter().flat_map(|v| v.to_le_bytes()).collect(),
+            [0.25f32, -4.0, 1e-3, 7.0]
+                .iter()
+                .flat_map(|v| v.to_le_bytes())
+                .collect(),
             vec![C32::new(0.25, -4.0), C32::new(1e-3, 7.0)],
         ),
     ];
@@ -44,7 +58,11 @@ fn raw_formats_convert_exactly_and_tag_rate_and_frequency() {
         )));
         assert_eq!(h.output::<C32>(0), want, "{fmt}");
         let tags: Vec<&Tag> = h.output_tags(0).iter().map(|t| &t.tag).collect();
-        assert_eq!(tags, [&Tag::Freq(7e6), &Tag::Rate(48000.0), &Tag::Eos], "{fmt}");
+        assert_eq!(
+            tags,
+            [&Tag::Freq(7e6), &Tag::Rate(48000.0), &Tag::Eos],
+            "{fmt}"
+        );
     }
 }
 
@@ -74,7 +92,11 @@ fn sigmf_metadata_becomes_tags() {
     for path in [meta.clone(), dir.path().join("rec.sigmf-data")] {
         let h = run(params(&format!("path = {:?}", path.to_str().unwrap())));
         assert_eq!(h.output::<C32>(0), samples);
-        let tags: Vec<(u64, &Tag)> = h.output_tags(0).iter().map(|t| (t.position, &t.tag)).collect();
+        let tags: Vec<(u64, &Tag)> = h
+            .output_tags(0)
+            .iter()
+            .map(|t| (t.position, &t.tag))
+            .collect();
         assert_eq!(
             tags,
             [
@@ -94,12 +116,19 @@ fn sigmf_metadata_becomes_tags() {
     }
     // A format that contradicts the metadata is an error that names the file.
     let mut h = Harness::of::<IqFileSourceDef>(
-        params(&format!("path = {:?}\nformat = \"cu8\"", meta.to_str().unwrap())),
+        params(&format!(
+            "path = {:?}\nformat = \"cu8\"",
+            meta.to_str().unwrap()
+        )),
         &[],
     )
     .unwrap();
     assert!(h.run());
-    assert!(h.metrics().last_error().contains("contradicts"), "{}", h.metrics().last_error());
+    assert!(
+        h.metrics().last_error().contains("contradicts"),
+        "{}",
+        h.metrics().last_error()
+    );
 }
 
 #[test]
@@ -118,9 +147,17 @@ fn repeat_loops_whole_samples_and_throttle_never_runs_ahead() {
     let out = h.output::<C32>(0);
     // Never more than is due at 10 kHz (plus one 10 ms pacing step).
     assert!(!out.is_empty());
-    assert!(out.len() as f64 <= elapsed * 10_000.0 + 101.0, "{} in {elapsed} s", out.len());
+    assert!(
+        out.len() as f64 <= elapsed * 10_000.0 + 101.0,
+        "{} in {elapsed} s",
+        out.len()
+    );
     for (i, x) in out.iter().enumerate() {
-        let want = if i % 2 == 0 { C32::new(-1.0, 1.0) } else { C32::new(1.0, -1.0) };
+        let want = if i % 2 == 0 {
+            C32::new(-1.0, 1.0)
+        } else {
+            C32::new(1.0, -1.0)
+        };
         assert_eq!(*x, want, "sample {i}");
     }
 }
@@ -135,7 +172,9 @@ fn validation_and_missing_files() {
         .unwrap();
     assert!(h.run());
     assert!(
-        h.metrics().last_error().starts_with("reading /nonexistent/r.sigmf-meta:"),
+        h.metrics()
+            .last_error()
+            .starts_with("reading /nonexistent/r.sigmf-meta:"),
         "{}",
         h.metrics().last_error()
     );

@@ -99,9 +99,10 @@ impl Command {
         match *self {
             Command::Frequency(v) | Command::SampleRate(v) | Command::DirectSampling(v) => v,
             Command::Gain(v) | Command::FreqCorrection(v) => v as u32,
-            Command::ManualGain(b) | Command::Agc(b) | Command::OffsetTuning(b) | Command::BiasTee(b) => {
-                u32::from(b)
-            }
+            Command::ManualGain(b)
+            | Command::Agc(b)
+            | Command::OffsetTuning(b)
+            | Command::BiasTee(b) => u32::from(b),
         }
     }
 
@@ -165,8 +166,14 @@ mod tests {
             Command::Frequency(100_000_000).encode(),
             [0x01, 0x05, 0xf5, 0xe1, 0x00]
         );
-        assert_eq!(Command::SampleRate(2_048_000).encode(), [0x02, 0x00, 0x1f, 0x40, 0x00]);
-        assert_eq!(Command::FreqCorrection(-3).encode(), [0x05, 0xff, 0xff, 0xff, 0xfd]);
+        assert_eq!(
+            Command::SampleRate(2_048_000).encode(),
+            [0x02, 0x00, 0x1f, 0x40, 0x00]
+        );
+        assert_eq!(
+            Command::FreqCorrection(-3).encode(),
+            [0x05, 0xff, 0xff, 0xff, 0xfd]
+        );
         assert_eq!(Command::Gain(496).encode(), [0x04, 0, 0, 0x01, 0xf0]);
         assert_eq!(Command::ManualGain(true).encode(), [0x03, 0, 0, 0, 1]);
         assert_eq!(Command::Agc(false).encode(), [0x08, 0, 0, 0, 0]);

@@ -73,9 +73,15 @@ fn default_stall() -> f64 {
 /// Connection state.
 enum Link {
     /// Not connected; try again at the instant.
-    Down { retry_at: Instant, since: Option<Instant> },
+    Down {
+        retry_at: Instant,
+        since: Option<Instant>,
+    },
     /// Connected.
-    Up { stream: TcpStream, last_data: Instant },
+    Up {
+        stream: TcpStream,
+        last_data: Instant,
+    },
 }
 
 /// The rtl_tcp client.
@@ -196,7 +202,8 @@ impl Block for RtlTcpSource {
                     Ok((stream, g)) => {
                         tracing::info!(address = %self.p.address, tuner = g.tuner_name(), gains = g.gain_count, "rtl_tcp: connected");
                         if let Some(t) = since {
-                            let lost = (t.elapsed().as_secs_f64() * self.p.sample_rate).round() as u64;
+                            let lost =
+                                (t.elapsed().as_secs_f64() * self.p.sample_rate).round() as u64;
                             self.pending_gap += lost.max(1);
                             self.c_lost.add(lost.max(1));
                         }
@@ -315,25 +322,39 @@ impl BlockDef for RtlTcpSourceDef {
     fn validate(p: &RtlTcpSourceParams) -> Vec<ParamError> {
         let mut e = Vec::new();
         if !(p.frequency > 0.0 && p.frequency <= f64::from(u32::MAX)) {
-            e.push(ParamError::new("frequency", "must be between 0 and 4294967295 Hz"));
+            e.push(ParamError::new(
+                "frequency",
+                "must be between 0 and 4294967295 Hz",
+            ));
         }
         if !(p.sample_rate > 0.0 && p.sample_rate <= f64::from(u32::MAX)) {
-            e.push(ParamError::new("sample_rate", "must be a positive rate below 2^32 Hz"));
+            e.push(ParamError::new(
+                "sample_rate",
+                "must be a positive rate below 2^32 Hz",
+            ));
         }
-        if p.gain_db.is_some_and(|g| !(g.is_finite() && g.abs() < 1000.0)) {
+        if p.gain_db
+            .is_some_and(|g| !(g.is_finite() && g.abs() < 1000.0))
+        {
             e.push(ParamError::new("gain_db", "must be a gain in dB"));
         }
         if p.direct_sampling.is_some_and(|d| d > 2) {
             e.push(ParamError::new("direct_sampling", "must be 0, 1 or 2"));
         }
-        if !(p.reconnect_min > 0.0 && p.reconnect_max >= p.reconnect_min && p.reconnect_max.is_finite()) {
+        if !(p.reconnect_min > 0.0
+            && p.reconnect_max >= p.reconnect_min
+            && p.reconnect_max.is_finite())
+        {
             e.push(ParamError::new(
                 "reconnect_max",
                 "reconnect_min must be positive and reconnect_max at least reconnect_min",
             ));
         }
         if !(p.stall_timeout > 0.0 && p.stall_timeout.is_finite()) {
-            e.push(ParamError::new("stall_timeout", "must be a positive number of seconds"));
+            e.push(ParamError::new(
+                "stall_timeout",
+                "must be a positive number of seconds",
+            ));
         }
         if p.address.trim().is_empty() {
             e.push(ParamError::new("address", "must be host:port"));

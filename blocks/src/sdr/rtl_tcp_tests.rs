@@ -35,7 +35,9 @@ fn server(
         let mut sessions = Vec::new();
         for (k, data) in [first, second].into_iter().enumerate() {
             if k == 1 {
-                go_second.recv_timeout(Duration::from_secs(20)).map_err(|e| e.to_string())?;
+                go_second
+                    .recv_timeout(Duration::from_secs(20))
+                    .map_err(|e| e.to_string())?;
             }
             let (mut s, _) = listener.accept().map_err(|e| e.to_string())?;
             s.set_read_timeout(Some(Duration::from_secs(10)))

@@ -80,13 +80,17 @@ pub fn parse(text: &str, meta_path: &Path) -> Result<SigmfMeta, String> {
         .enumerate()
     {
         let time_ns = match c.get("core:datetime").and_then(Json::as_str) {
-            Some(s) => Some(parse_datetime(s).map_err(|e| {
-                format!("{where_}: captures[{k}].core:datetime `{s}`: {e}")
-            })?),
+            Some(s) => Some(
+                parse_datetime(s)
+                    .map_err(|e| format!("{where_}: captures[{k}].core:datetime `{s}`: {e}"))?,
+            ),
             None => None,
         };
         captures.push(Capture {
-            sample_start: c.get("core:sample_start").and_then(Json::as_u64).unwrap_or(0),
+            sample_start: c
+                .get("core:sample_start")
+                .and_then(Json::as_u64)
+                .unwrap_or(0),
             frequency: c.get("core:frequency").and_then(Json::as_f64),
             time_ns,
         });
@@ -141,13 +145,18 @@ mod tests {
             parse(r#"{"captures": []}"#, p).unwrap_err(),
             "x.sigmf-meta: no `global` object"
         );
-        assert!(parse("{", p).unwrap_err().starts_with("x.sigmf-meta: not JSON"));
+        assert!(parse("{", p)
+            .unwrap_err()
+            .starts_with("x.sigmf-meta: not JSON"));
         let e = parse(
             r#"{"global": {"core:datatype": "cu8"}, "captures": [{"core:datetime": "yesterday"}]}"#,
             p,
         )
         .unwrap_err();
-        assert!(e.starts_with("x.sigmf-meta: captures[0].core:datetime `yesterday`"), "{e}");
+        assert!(
+            e.starts_with("x.sigmf-meta: captures[0].core:datetime `yesterday`"),
+            "{e}"
+        );
         assert_eq!(
             recording_paths(Path::new("a/b.sigmf-data")).0,
             PathBuf::from("a/b.sigmf-meta")

@@ -98,8 +98,9 @@ impl SoapySource {
 impl Block for SoapySource {
     fn start(&mut self, ctx: &BlockContext) -> Result<(), BlockError> {
         self.overflows = ctx.counter("overflows");
-        self.open()
-            .map_err(|e| BlockError::config(format!("opening SoapySDR device `{}`: {e}", self.p.device)))
+        self.open().map_err(|e| {
+            BlockError::config(format!("opening SoapySDR device `{}`: {e}", self.p.device))
+        })
     }
 
     fn work(&mut self, io: &mut WorkIo) -> Result<Flow, BlockError> {
@@ -115,7 +116,13 @@ impl Block for SoapySource {
                 let t0 = *self.t0.get_or_insert_with(|| {
                     out.add_tag(0, Tag::Rate(self.p.sample_rate));
                     out.add_tag(0, Tag::Freq(self.p.frequency));
-                    out.add_tag(0, Tag::Time { ns: now_ns(), source: TimeSource::SystemClock });
+                    out.add_tag(
+                        0,
+                        Tag::Time {
+                            ns: now_ns(),
+                            source: TimeSource::SystemClock,
+                        },
+                    );
                     Instant::now()
                 });
                 if std::mem::take(&mut self.resync) {
@@ -126,7 +133,13 @@ impl Block for SoapySource {
                         out.add_tag(0, Tag::Gap(lost));
                         self.produced += lost;
                     }
-                    out.add_tag(0, Tag::Time { ns: now_ns(), source: TimeSource::SystemClock });
+                    out.add_tag(
+                        0,
+                        Tag::Time {
+                            ns: now_ns(),
+                            source: TimeSource::SystemClock,
+                        },
+                    );
                 }
                 out.write_live(&self.buf[..n]);
                 self.produced += n as u64;
@@ -138,7 +151,10 @@ impl Block for SoapySource {
                 self.resync = true;
                 Ok(Flow::Continue)
             }
-            Err(e) => Err(BlockError::config(format!("reading from `{}`: {e}", self.p.device))),
+            Err(e) => Err(BlockError::config(format!(
+                "reading from `{}`: {e}",
+                self.p.device
+            ))),
         }
     }
 
@@ -166,7 +182,8 @@ impl BlockDef for SoapySourceDef {
         with a new `time` tag. Errors opening or reading the device fail the block, so \
         `on_error = \"restart\"` reopens it with backoff. Built only with `--features soapy` \
         (needs libsoapysdr-dev and the device's SoapySDR module).";
-    const EXAMPLE: &'static str = "device = \"driver=rtlsdr\"\nfrequency = 100e6\nsample_rate = 2.4e6\ngain_db = 30.0";
+    const EXAMPLE: &'static str =
+        "device = \"driver=rtlsdr\"\nfrequency = 100e6\nsample_rate = 2.4e6\ngain_db = 30.0";
 
     fn signature(_: &SoapySourceParams) -> Signature {
         Signature::new()
@@ -178,10 +195,16 @@ impl BlockDef for SoapySourceDef {
     fn validate(p: &SoapySourceParams) -> Vec<ParamError> {
         let mut e = Vec::new();
         if !(p.frequency.is_finite() && p.frequency > 0.0) {
-            e.push(ParamError::new("frequency", "must be a positive frequency in Hz"));
+            e.push(ParamError::new(
+                "frequency",
+                "must be a positive frequency in Hz",
+            ));
         }
         if !(p.sample_rate.is_finite() && p.sample_rate > 0.0) {
-            e.push(ParamError::new("sample_rate", "must be a positive number of samples per second"));
+            e.push(ParamError::new(
+                "sample_rate",
+                "must be a positive number of samples per second",
+            ));
         }
         e
     }
