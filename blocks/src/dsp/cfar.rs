@@ -64,6 +64,7 @@ pub struct Cfar {
     engine: CfarEngine,
     lin: Vec<f32>,
     noise: Vec<f32>,
+    thr: Vec<f32>,
     spectra: Counter,
     hits: Counter,
     bad: Counter,
@@ -85,12 +86,13 @@ impl Cfar {
         self.noise.resize(n, 0.0);
         self.engine.noise_estimate(&self.lin, &mut self.noise);
         let mut hits = 0u64;
-        let mut threshold = Vec::with_capacity(n);
+        self.thr.clear();
         for (p, z) in self.lin.iter().zip(&self.noise) {
             let t = if z.is_nan() { f32::INFINITY } else { alpha * z };
             hits += u64::from(*p > t);
-            threshold.push(t);
+            self.thr.push(t);
         }
+        let mut threshold = std::mem::take(&mut self.thr);
         let mut noise = std::mem::take(&mut self.noise);
         if s.db {
             for v in noise.iter_mut().chain(threshold.iter_mut()) {
@@ -98,8 +100,9 @@ impl Cfar {
             }
         }
         s.noise = Some(Arc::from(&noise[..]));
-        s.threshold = Some(threshold.into());
+        s.threshold = Some(Arc::from(&threshold[..]));
         self.noise = noise;
+        self.thr = threshold;
         self.hits.add(hits);
         Ok(s.to_message())
     }
@@ -183,6 +186,7 @@ impl BlockDef for CfarDef {
             engine: CfarEngine::new(p.config()),
             lin: Vec::new(),
             noise: Vec::new(),
+            thr: Vec::new(),
             spectra: Counter::default(),
             hits: Counter::default(),
             bad: Counter::default(),

@@ -4,6 +4,10 @@
 
 use super::peak_interp::{crossing, parabolic};
 
+/// How far from a hit `find_peaks` may look (bins): band edges and interpolation
+/// neighbours lie within it.
+pub const REACH: usize = 16;
+
 /// How hits are grouped and measured.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct GroupConfig {
@@ -35,9 +39,16 @@ pub struct Peak {
     pub bins: usize,
 }
 
-/// Finds the peaks of a spectrum given in dB (`db`) with its noise estimate (`noise`, dB)
-/// and `hit` flags (bins over threshold).
-pub fn find_peaks(db: &[f64], noise: &[f64], hit: &[bool], cfg: &GroupConfig, out: &mut Vec<Peak>) {
+/// Finds the peaks of a spectrum given in dB (`db`; only bins within [`REACH`] of a hit are
+/// read) with its noise estimate in dB (`noise`, read at peak maxima only) and `hit` flags
+/// (bins over threshold).
+pub fn find_peaks(
+    db: &[f64],
+    noise: &dyn Fn(usize) -> f64,
+    hit: &[bool],
+    cfg: &GroupConfig,
+    out: &mut Vec<Peak>,
+) {
     out.clear();
     let n = db.len();
     let mut i = 0;
@@ -63,7 +74,7 @@ pub fn find_peaks(db: &[f64], noise: &[f64], hit: &[bool], cfg: &GroupConfig, ou
 
 fn split_region(
     db: &[f64],
-    noise: &[f64],
+    noise: &dyn Fn(usize) -> f64,
     hit: &[bool],
     start: usize,
     end: usize,
@@ -94,7 +105,7 @@ fn split_region(
 
 fn measure(
     db: &[f64],
-    noise: &[f64],
+    noise: &dyn Fn(usize) -> f64,
     hit: &[bool],
     s: usize,
     e: usize,
@@ -129,7 +140,7 @@ fn measure(
     out.push(Peak {
         centre,
         power_db: peak,
-        snr_db: peak - noise[k],
+        snr_db: peak - noise(k),
         lo,
         hi,
         bins: hit[s..=e].iter().filter(|h| **h).count(),
@@ -142,11 +153,11 @@ fn measure(
 fn edges(db: &[f64], s: usize, e: usize, k: usize, level: f64, extend: bool) -> (f64, f64) {
     let n = db.len();
     let mut a = (s..=k).find(|&i| db[i] >= level).unwrap_or(k);
-    while extend && a > 0 && a <= s && db[a - 1] >= level {
+    while extend && a > 0 && a + REACH > s && db[a - 1] >= level {
         a -= 1;
     }
     let mut b = (k..=e).rev().find(|&i| db[i] >= level).unwrap_or(k);
-    while extend && b + 1 < n && b >= e && db[b + 1] >= level {
+    while extend && b + 1 < n && b < e + REACH && db[b + 1] >= level {
         b += 1;
     }
     let lo = if a > 0 {
@@ -174,10 +185,9 @@ mod tests {
     };
 
     fn run(db: &[f64], floor: f64) -> Vec<Peak> {
-        let noise = vec![floor; db.len()];
         let hit: Vec<bool> = db.iter().map(|v| *v > floor + 10.0).collect();
         let mut out = Vec::new();
-        find_peaks(db, &noise, &hit, &CFG, &mut out);
+        find_peaks(db, &|_| floor, &hit, &CFG, &mut out);
         out
     }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 use flow_framework::log::RateLimited;
 use flow_framework::prelude::*;
 
-use super::peak_group::{find_peaks, GroupConfig, Peak};
+use super::peak_group::{find_peaks, GroupConfig, Peak, REACH};
 use super::peak_interp::to_db;
 use super::peak_track::{Detection, Tracker};
 use super::spectrum::Spectrum;
@@ -80,7 +80,6 @@ pub struct Peaks {
     cfg: GroupConfig,
     tracker: Tracker,
     db: Vec<f64>,
-    noise: Vec<f64>,
     hit: Vec<bool>,
     found: Vec<Peak>,
     dets: Vec<Detection>,
@@ -98,21 +97,32 @@ impl Peaks {
                 "spectrum has no `noise`/`threshold` fields (put `cfar` before `peaks`)".into(),
             );
         };
-        let conv = |v: f32| {
-            if s.db {
-                f64::from(v)
+        // Hits in the spectrum's own units; dB only where peaks can reach (log10 of every
+        // bin would cost more than the rest of the chain).
+        self.hit.clear();
+        self.hit.extend(s.power.iter().zip(thr.iter()).map(|(p, t)| p > t));
+        self.db.clear();
+        self.db.resize(s.power.len(), f64::NEG_INFINITY);
+        let n = s.power.len();
+        let mut done = 0;
+        for i in (0..n).filter(|i| self.hit[*i]) {
+            let (a, b) = (i.saturating_sub(REACH + 1).max(done), (i + REACH + 2).min(n));
+            for j in a..b {
+                let v = f64::from(s.power[j]);
+                self.db[j] = if s.db { v } else { to_db(v) };
+            }
+            done = done.max(b);
+        }
+        let db_units = s.db;
+        let noise_db = |k: usize| {
+            let v = f64::from(noise[k]);
+            if db_units {
+                v
             } else {
-                to_db(f64::from(v))
+                to_db(v)
             }
         };
-        self.db.clear();
-        self.db.extend(s.power.iter().map(|v| conv(*v)));
-        self.noise.clear();
-        self.noise.extend(noise.iter().map(|v| conv(*v)));
-        self.hit.clear();
-        self.hit
-            .extend(s.power.iter().zip(thr.iter()).map(|(p, t)| p > t));
-        find_peaks(&self.db, &self.noise, &self.hit, &self.cfg, &mut self.found);
+        find_peaks(&self.db, &noise_db, &self.hit, &self.cfg, &mut self.found);
         let rate = s.bin_hz * s.power.len() as f64;
         let end_ns = s.time_ns + s.span.map_or(0, |n| (n as f64 * 1e9 / rate).round() as i64);
         self.dets.clear();
@@ -228,7 +238,6 @@ impl BlockDef for PeaksDef {
             },
             tracker: Tracker::new(p.hold),
             db: Vec::new(),
-            noise: Vec::new(),
             hit: Vec::new(),
             found: Vec::new(),
             dets: Vec::new(),
