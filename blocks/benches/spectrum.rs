@@ -103,7 +103,11 @@ impl Block for BenchSource {
             }
         };
         self.sent += n as u64;
-        Ok(if self.sent >= self.p.items { Flow::Done } else { Flow::Continue })
+        Ok(if self.sent >= self.p.items {
+            Flow::Done
+        } else {
+            Flow::Continue
+        })
     }
 }
 
@@ -115,7 +119,9 @@ impl BlockDef for BenchSourceDef {
     const DOC: &'static str = "bench only";
     const EXAMPLE: &'static str = "items = 1000";
     fn signature(p: &BenchSourceParams) -> Signature {
-        let s = Signature::new().output("out", ItemType::C32).min_items(1 << 16);
+        let s = Signature::new()
+            .output("out", ItemType::C32)
+            .min_items(1 << 16);
         if p.pace.is_some() {
             s.live()
         } else {
@@ -158,7 +164,10 @@ impl Block for BenchSink {
             let k = tl.partition_point(|(i, _)| *i <= last);
             if k > 0 {
                 let lat = now.duration_since(tl[k - 1].1).as_secs_f64();
-                LATENCIES.lock().unwrap_or_else(|e| e.into_inner()).push(lat);
+                LATENCIES
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(lat);
             }
         }
         Ok(Flow::Continue)
@@ -191,12 +200,9 @@ fn run(text: &str) -> (f64, Flowgraph) {
 }
 
 fn block_cpu(fg: &Flowgraph, name: &str) -> f64 {
-    fg.blocks
-        .iter()
-        .find(|b| b.name == name)
-        .map_or(0.0, |b| {
-            b.metrics.work_ns.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1e9
-        })
+    fg.blocks.iter().find(|b| b.name == name).map_or(0.0, |b| {
+        b.metrics.work_ns.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1e9
+    })
 }
 
 fn counter(fg: &Flowgraph, name: &str, c: &str) -> u64 {
@@ -236,7 +242,10 @@ rate = RATE
 
 fn main() {
     flow_blocks::link();
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
     let num = |i: usize, d: f64| args.get(i).and_then(|a| a.parse::<f64>().ok()).unwrap_or(d);
     match args.first().map(String::as_str) {
         Some("fft") => {
@@ -263,7 +272,10 @@ fn main() {
                     .replace("RATE", "1e7")
             );
             let (s, fg) = run(&text);
-            let cpu: f64 = ["psd", "cfar", "peaks"].iter().map(|b| block_cpu(&fg, b)).sum();
+            let cpu: f64 = ["psd", "cfar", "peaks"]
+                .iter()
+                .map(|b| block_cpu(&fg, b))
+                .sum();
             println!(
                 "flow_chain_k{averages} items={items} seconds={s:.3} msps={:.1} dsp_cpu_s={cpu:.3} dsp_msps={:.1} cpu_psd={:.3} cpu_cfar={:.3} cpu_peaks={:.3} cpu_src={:.3} spectra={} detections={}",
                 items as f64 / s / 1e6,
@@ -288,7 +300,12 @@ fn main() {
             run(&text);
             let mut l = LATENCIES.lock().unwrap_or_else(|e| e.into_inner()).clone();
             l.sort_by(f64::total_cmp);
-            let q = |p: f64| l.get(((l.len() as f64 - 1.0) * p).round() as usize).copied().unwrap_or(f64::NAN) * 1e3;
+            let q = |p: f64| {
+                l.get(((l.len() as f64 - 1.0) * p).round() as usize)
+                    .copied()
+                    .unwrap_or(f64::NAN)
+                    * 1e3
+            };
             println!(
                 "flow_latency_k{averages} rate={rate} detections={} p50_ms={:.3} p99_ms={:.3} max_ms={:.3}",
                 l.len(),

@@ -8,7 +8,7 @@
 /// strict local maximum gives (0, `mid`).
 pub fn parabolic(left: f64, mid: f64, right: f64) -> (f64, f64) {
     let denom = left - 2.0 * mid + right;
-    if !(denom < 0.0) || !left.is_finite() || !right.is_finite() {
+    if denom.is_nan() || denom >= 0.0 || !left.is_finite() || !right.is_finite() {
         return (0.0, mid);
     }
     let p = (0.5 * (left - right) / denom).clamp(-0.5, 0.5);

@@ -100,13 +100,17 @@ impl Peaks {
         // Hits in the spectrum's own units; dB only where peaks can reach (log10 of every
         // bin would cost more than the rest of the chain).
         self.hit.clear();
-        self.hit.extend(s.power.iter().zip(thr.iter()).map(|(p, t)| p > t));
+        self.hit
+            .extend(s.power.iter().zip(thr.iter()).map(|(p, t)| p > t));
         self.db.clear();
         self.db.resize(s.power.len(), f64::NEG_INFINITY);
         let n = s.power.len();
         let mut done = 0;
         for i in (0..n).filter(|i| self.hit[*i]) {
-            let (a, b) = (i.saturating_sub(REACH + 1).max(done), (i + REACH + 2).min(n));
+            let (a, b) = (
+                i.saturating_sub(REACH + 1).max(done),
+                (i + REACH + 2).min(n),
+            );
             for j in a..b {
                 let v = f64::from(s.power[j]);
                 self.db[j] = if s.db { v } else { to_db(v) };
