@@ -285,3 +285,48 @@ fn bad_messages_are_counted_and_skipped() {
     let names: Vec<&str> = e.iter().map(|e| e.param.as_str()).collect();
     assert_eq!(names, ["train", "pfa", "rank", "rank"]);
 }
+
+#[test]
+fn hostile_spectra_do_not_panic_or_hang() {
+    let mut h = Harness::of::<CfarDef>(params("guard = 1\ntrain = 2"), &[]).unwrap();
+    let base = Spectrum::from_message(&spectrum(vec![1.0; 16], 1)).unwrap();
+    for s in [
+        Spectrum {
+            averages: u64::MAX,
+            window: Some(crate::dsp::window::Window::Hann),
+            step: Some(0),
+            ..base.clone()
+        },
+        Spectrum {
+            power: vec![1.0f32].into(),
+            window: Some(crate::dsp::window::Window::Hann),
+            step: Some(1),
+            ..base.clone()
+        },
+        Spectrum {
+            power: Vec::<f32>::new().into(),
+            ..base.clone()
+        },
+        Spectrum {
+            bin_hz: f64::NAN,
+            power: vec![f32::NAN; 16].into(),
+            ..base.clone()
+        },
+        Spectrum {
+            db: true,
+            power: vec![f32::INFINITY; 16].into(),
+            ..base.clone()
+        },
+    ] {
+        h.push_message(0, s.to_message());
+    }
+    h.run_to_end().unwrap();
+    assert_eq!(h.counter("bad_messages") + h.counter("spectra"), 5);
+    // And peaks on whatever came through.
+    let mut p = Harness::new("peaks", "", &[]).unwrap();
+    for m in h.messages(0) {
+        p.push_message(0, m.clone());
+    }
+    p.run_to_end().unwrap();
+    assert_eq!(p.counter("bad_messages"), 0);
+}

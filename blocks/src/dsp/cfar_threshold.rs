@@ -53,6 +53,11 @@ pub struct NoiseShapes {
 
 /// P(X > α·Z) for a method, shapes and α.
 pub fn pfa(method: CfarMethod, s: &NoiseShapes, alpha: f64) -> f64 {
+    let s = &NoiseShapes {
+        cut: s.cut.min(MAX_SHAPE),
+        estimate: s.estimate.min(MAX_SHAPE),
+        ..*s
+    };
     match method {
         CfarMethod::Ca if s.cut.max(s.estimate) <= CLOSED_FORM_MAX => {
             ca_pfa(s.cut, s.estimate, alpha)
@@ -65,6 +70,9 @@ pub fn pfa(method: CfarMethod, s: &NoiseShapes, alpha: f64) -> f64 {
 /// puruspe switches to a quadrature that loses the far tail, so CA integrates numerically.
 const CLOSED_FORM_MAX: f64 = 2000.0;
 
+/// Largest shape the solver works with.
+const MAX_SHAPE: f64 = 1e6;
+
 fn ca_pfa(l: f64, m: f64, alpha: f64) -> f64 {
     if alpha <= 0.0 {
         return 1.0;
@@ -72,7 +80,11 @@ fn ca_pfa(l: f64, m: f64, alpha: f64) -> f64 {
     if m.is_infinite() {
         return survival(l, l * alpha);
     }
-    betai(m, l, m / (m + l * alpha))
+    let x = m / (m + l * alpha);
+    if !(l > 0.0 && m > 0.0 && (0.0..=1.0).contains(&x)) {
+        return f64::NAN;
+    }
+    betai(m, l, x)
 }
 
 /// Q(l, x) = P(Gamma(l, 1) > x).
@@ -85,9 +97,19 @@ pub fn threshold_factor(method: CfarMethod, s: &NoiseShapes, target: f64) -> Res
     if !(target > 0.0 && target < 1.0) {
         return Err(format!("pfa {target} is not between 0 and 1"));
     }
-    if !(s.cut > 0.0 && s.estimate > 0.0) {
-        return Err(format!("noise shapes {:?} must be positive", s));
+    if !(s.cut > 0.0 && s.estimate > 0.0 && s.cut.is_finite() && s.estimate.is_finite()) {
+        return Err(format!(
+            "noise statistics undefined (shapes {} and {})",
+            s.cut, s.estimate
+        ));
     }
+    // Beyond this a Gamma is a spike at its mean for any Pfa of interest; capping keeps the
+    // quadrature grid bounded whatever a spectrum claims.
+    let s = &NoiseShapes {
+        cut: s.cut.min(MAX_SHAPE),
+        estimate: s.estimate.min(MAX_SHAPE),
+        ..*s
+    };
     if method == CfarMethod::Os && !(1..=s.cells).contains(&s.rank) {
         return Err(format!(
             "OS rank {} is not between 1 and {} training cells",

@@ -73,13 +73,17 @@ impl Correlations {
                 break;
             }
             // Ordered segment pairs with this lag: K on the diagonal, 2(K−lag) otherwise.
-            let pairs = if lag == 0 { k } else { 2 * (k - lag) } as f64;
+            let pairs = if lag == 0 {
+                k as f64
+            } else {
+                2.0 * (k - lag) as f64
+            };
             for (m, count) in &diffs {
                 total += pairs * count * self.power_corr(tau, *m);
             }
         }
         let cells = offsets.len().max(1) as f64;
-        total / (cells * cells * (k * k) as f64)
+        total / (cells * cells * (k as f64) * (k as f64))
     }
 
     /// Gamma shape (degrees of freedom / 2) of the mean of the cells at `offsets`.

@@ -128,7 +128,9 @@ impl Peaks {
         };
         find_peaks(&self.db, &noise_db, &self.hit, &self.cfg, &mut self.found);
         let rate = s.bin_hz * s.power.len() as f64;
-        let end_ns = s.time_ns + s.span.map_or(0, |n| (n as f64 * 1e9 / rate).round() as i64);
+        let end_ns = s
+            .time_ns
+            .saturating_add(s.span.map_or(0, |n| (n as f64 * 1e9 / rate).round() as i64));
         self.dets.clear();
         self.dets.extend(self.found.iter().map(|pk| Detection {
             time_ns: s.time_ns,

@@ -69,6 +69,13 @@ impl IqFileSource {
             }
             self.format = m.format;
             self.rate = self.p.sample_rate.or(m.sample_rate);
+            if self.rate.is_some_and(|r| !(r > 0.0 && r.is_finite())) {
+                return Err(BlockError::config(format!(
+                    "{}: core:sample_rate {:?} is not a positive rate",
+                    meta_path.display(),
+                    self.rate.unwrap_or_default()
+                )));
+            }
             self.data_path = m.data_path;
             for c in &m.captures {
                 if let (Some(f), None) = (c.frequency, self.p.center_hz) {
