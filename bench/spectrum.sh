@@ -28,6 +28,7 @@ for r in $(seq "$RUNS"); do
         "$FSDR_PEER" fft 1024 "$ITEMS" | tee -a "$LOG"
     fi
     flow fft 1024 "$ITEMS" | tee -a "$LOG"
+    flow fft 1024 "$ITEMS" 1 | tee -a "$LOG"
     flow chain "$ITEMS" 16 | tee -a "$LOG"
     flow chain 5e7 4 | tee -a "$LOG"
     flow latency 10e6 5 16 | tee -a "$LOG"
@@ -43,11 +44,13 @@ for line in open(sys.argv[1]):
 def med(name, key):
     v = [r[key] for r in rows.get(name, []) if key in r]
     return statistics.median(v) if v else float('nan')
-gr, fs, fl = med('gr_fft1024', 'msps'), med('fsdr_fft1024', 'msps'), med('flow_fft1024', 'msps')
+gr, fs = med('gr_fft1024', 'msps'), med('fsdr_fft1024', 'msps')
 print()
 print('| benchmark | flow | GNU Radio 3.10 | FutureSDR 0.0.38 | flow / GNU Radio | flow / FutureSDR |')
 print('|---|---|---|---|---|---|')
-print(f'| fft 1024 (M items/s, median of {len(rows.get("flow_fft1024", []))}) | {fl:.1f} | {gr:.1f} | {fs:.1f} (no window) | {fl/gr:.2f}x | {fl/fs:.2f}x |')
+for name, what in (('flow_fft1024', 'default workers'), ('flow_fft1024_w1', 'workers = 1')):
+    fl = med(name, 'msps')
+    print(f'| fft 1024, flow {what} (M items/s, median of {len(rows.get(name, []))}) | {fl:.1f} | {gr:.1f} | {fs:.1f} (no window) | {fl/gr:.2f}x | {fl/fs:.2f}x |')
 for k in ('16', '4'):
     n = f'flow_chain_k{k}'
     if n in rows:

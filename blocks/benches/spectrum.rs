@@ -2,7 +2,7 @@
 //! docs/performance.md, "Spectrum"):
 //!
 //! ```text
-//! cargo bench -p flow-blocks --bench spectrum -- fft 1024 2e8        # the peers' fft workload
+//! cargo bench -p flow-blocks --bench spectrum -- fft 1024 2e8 [WORKERS] # the peers' fft workload
 //! cargo bench -p flow-blocks --bench spectrum -- chain 2e8 16        # PSD+CFAR+peaks, one core
 //! cargo bench -p flow-blocks --bench spectrum -- latency 10e6 5 16   # psd→detection latency
 //! ```
@@ -250,8 +250,12 @@ fn main() {
     match args.first().map(String::as_str) {
         Some("fft") => {
             let (size, items) = (num(1, 1024.0) as usize, num(2, 2e8) as u64);
+            let workers = args
+                .get(3)
+                .map_or(String::new(), |w| format!("[flowgraph]\nworkers = {w}\n\n"));
+            let suffix = args.get(3).map_or(String::new(), |w| format!("_w{w}"));
             let text = format!(
-                "[blocks.src]\ntype = \"null_source\"\nitem = \"c32\"\n\n\
+                "{workers}[blocks.src]\ntype = \"null_source\"\nitem = \"c32\"\n\n\
                  [blocks.head]\ntype = \"head\"\ninputs = [\"src\"]\nitems = {items}\n\n\
                  [blocks.fft]\ntype = \"fft\"\ninputs = [\"head\"]\nsize = {size}\n\
                  window = \"blackman_harris\"\nshift = true\noutput = \"power\"\n\n\
@@ -259,7 +263,7 @@ fn main() {
             );
             let (s, _) = run(&text);
             println!(
-                "flow_fft{size} items={items} seconds={s:.3} msps={:.1}",
+                "flow_fft{size}{suffix} items={items} seconds={s:.3} msps={:.1}",
                 items as f64 / s / 1e6
             );
         }
@@ -315,7 +319,7 @@ fn main() {
             );
         }
         _ => {
-            eprintln!("usage: spectrum fft SIZE ITEMS | chain ITEMS AVERAGES | latency RATE SECONDS AVERAGES");
+            eprintln!("usage: spectrum fft SIZE ITEMS [WORKERS] | chain ITEMS AVERAGES | latency RATE SECONDS AVERAGES");
             std::process::exit(2);
         }
     }
