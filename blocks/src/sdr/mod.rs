@@ -3,6 +3,7 @@
 
 pub mod iq_file_source;
 pub mod iq_format;
+pub mod rtl_tcp_connect;
 pub mod rtl_tcp_protocol;
 pub mod rtl_tcp_source;
 pub mod sigmf_meta;

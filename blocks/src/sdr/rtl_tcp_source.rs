@@ -2,13 +2,14 @@
 //! `c32`, tags rate, frequency and time, and reconnects with backoff when the server goes
 //! away, tagging the time it was away as a gap.
 
-use std::io::{Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::io::Read;
+use std::net::TcpStream;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use flow_framework::prelude::*;
 
-use super::rtl_tcp_protocol::{Command, Cu8Converter, Greeting};
+use super::rtl_tcp_connect::connect;
+use super::rtl_tcp_protocol::Cu8Converter;
 
 /// Parameters of `rtl_tcp_source`.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -108,56 +109,6 @@ fn now_ns() -> i64 {
 }
 
 impl RtlTcpSource {
-    fn commands(&self) -> Vec<Command> {
-        let p = &self.p;
-        let mut c = vec![
-            Command::SampleRate(p.sample_rate.round() as u32),
-            Command::Frequency(p.frequency.round() as u32),
-            Command::FreqCorrection(p.ppm),
-            Command::ManualGain(p.gain_db.is_some()),
-        ];
-        if let Some(g) = p.gain_db {
-            c.push(Command::Gain((g * 10.0).round() as i32));
-        }
-        c.push(Command::Agc(p.agc));
-        if let Some(d) = p.direct_sampling {
-            c.push(Command::DirectSampling(d));
-        }
-        if p.offset_tuning {
-            c.push(Command::OffsetTuning(true));
-        }
-        if let Some(b) = p.bias_tee {
-            c.push(Command::BiasTee(b));
-        }
-        c
-    }
-
-    /// Connects, checks the greeting and tunes the server.
-    fn connect(&self) -> Result<(TcpStream, Greeting), String> {
-        let addr = self
-            .p
-            .address
-            .to_socket_addrs()
-            .map_err(|e| format!("resolving {}: {e}", self.p.address))?
-            .next()
-            .ok_or_else(|| format!("{} resolves to no address", self.p.address))?;
-        let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))
-            .map_err(|e| format!("connecting to {addr}: {e}"))?;
-        s.set_read_timeout(Some(Duration::from_secs(2)))
-            .and_then(|_| s.set_nodelay(true))
-            .map_err(|e| format!("configuring the socket: {e}"))?;
-        let mut hello = [0u8; 12];
-        s.read_exact(&mut hello)
-            .map_err(|e| format!("reading the greeting from {addr}: {e}"))?;
-        let g = Greeting::parse(&hello)?;
-        let bytes: Vec<u8> = self.commands().iter().flat_map(|c| c.encode()).collect();
-        s.write_all(&bytes)
-            .map_err(|e| format!("sending commands to {addr}: {e}"))?;
-        s.set_read_timeout(Some(Duration::from_millis(50)))
-            .map_err(|e| format!("configuring the socket: {e}"))?;
-        Ok((s, g))
-    }
-
     fn go_down(&mut self, why: &str) {
         self.c_disconnects.inc();
         let since = Some(Instant::now());
@@ -198,7 +149,7 @@ impl Block for RtlTcpSource {
                     std::thread::sleep(wait.min(Duration::from_millis(50)));
                     return Ok(Flow::Continue);
                 }
-                match self.connect() {
+                match connect(&self.p) {
                     Ok((stream, g)) => {
                         tracing::info!(address = %self.p.address, tuner = g.tuner_name(), gains = g.gain_count, "rtl_tcp: connected");
                         if let Some(t) = since {

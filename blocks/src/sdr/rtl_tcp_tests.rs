@@ -8,6 +8,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use super::*;
+use crate::sdr::rtl_tcp_protocol::{Command, Greeting};
 use flow_framework::harness::Harness;
 use flow_framework::metrics::Health;
 
