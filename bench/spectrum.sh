@@ -51,10 +51,13 @@ print('|---|---|---|---|---|---|')
 for name, what in (('flow_fft1024', 'default workers'), ('flow_fft1024_w1', 'workers = 1')):
     fl = med(name, 'msps')
     print(f'| fft 1024, flow {what} (M items/s, median of {len(rows.get(name, []))}) | {fl:.1f} | {gr:.1f} | {fs:.1f} (no window) | {fl/gr:.2f}x | {fl/fs:.2f}x |')
+    rounds = [f/g for f, g in zip([r['msps'] for r in rows.get(name, [])], [r['msps'] for r in rows.get('gr_fft1024', [])])]
+    if rounds:
+        print(f'|   per-round flow / GNU Radio ({what}) | ' + ', '.join(f'{x:.2f}' for x in rounds) + ' | | | | |')
 for k in ('16', '4'):
     n = f'flow_chain_k{k}'
     if n in rows:
-        print(f'| PSD+CA-CFAR+peaks, {k} averages, one core (M samples/s wall; DSP CPU only) | {med(n, "msps"):.1f}; {med(n, "dsp_msps"):.1f} | | | | |')
+        print(f'| PSD+CA-CFAR+peaks, {k} averages, one core (M samples/s: wall; per CPU-second) | {med(n, "msps"):.1f}; {med(n, "cpu_msps"):.1f} | | | | |')
 n = 'flow_latency_k16'
 if n in rows:
     print(f'| latency, last sample into psd → detection, 10 MS/s, 16 averages (ms) | p50 {med(n, "p50_ms"):.3f}, p99 {med(n, "p99_ms"):.3f} | | | | |')

@@ -36,6 +36,13 @@ fn chunk() -> usize {
 
 /// When each paced chunk was written: (sample index of its first sample, instant).
 static TIMELINE: Mutex<Vec<(u64, Instant)>> = Mutex::new(Vec::new());
+/// CPU seconds of the last run.
+static CPU: Mutex<Option<f64>> = Mutex::new(None);
+fn last_cpu() -> f64 {
+    CPU.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .unwrap_or(f64::NAN)
+}
 /// Latencies measured by the sink, seconds.
 static LATENCIES: Mutex<Vec<f64>> = Mutex::new(Vec::new());
 
@@ -194,9 +201,31 @@ fn run(text: &str) -> (f64, Flowgraph) {
     let g = load_str(text, "bench.toml", std::path::Path::new("."), &[])
         .unwrap_or_else(|d| panic!("{d}"));
     let t0 = Instant::now();
+    let c0 = process_cpu();
     let fg = Flowgraph::start(&g).unwrap_or_else(|e| panic!("{e}"));
     while !fg.wait_timeout(Duration::from_secs(600)) {}
-    (t0.elapsed().as_secs_f64(), fg)
+    let wall = t0.elapsed().as_secs_f64();
+    CPU.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .replace(process_cpu() - c0);
+    (wall, fg)
+}
+
+/// CPU time (user + system) of this process so far, in seconds, from /proc/self/stat: a
+/// figure that other processes on a shared machine disturb less than wall time.
+fn process_cpu() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return f64::NAN;
+    };
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = stat.rsplit(')').next().unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        f.get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(f64::NAN)
+    };
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 fn block_cpu(fg: &Flowgraph, name: &str) -> f64 {
@@ -263,8 +292,10 @@ fn main() {
             );
             let (s, _) = run(&text);
             println!(
-                "flow_fft{size}{suffix} items={items} seconds={s:.3} msps={:.1}",
-                items as f64 / s / 1e6
+                "flow_fft{size}{suffix} items={items} seconds={s:.3} msps={:.1} cpu_s={:.2} cpu_msps={:.1}",
+                items as f64 / s / 1e6,
+                last_cpu(),
+                items as f64 / last_cpu() / 1e6
             );
         }
         Some("chain") => {
@@ -281,8 +312,9 @@ fn main() {
                 .map(|b| block_cpu(&fg, b))
                 .sum();
             println!(
-                "flow_chain_k{averages} items={items} seconds={s:.3} msps={:.1} dsp_cpu_s={cpu:.3} dsp_msps={:.1} cpu_psd={:.3} cpu_cfar={:.3} cpu_peaks={:.3} cpu_src={:.3} spectra={} detections={}",
+                "flow_chain_k{averages} items={items} seconds={s:.3} msps={:.1} cpu_msps={:.1} dsp_cpu_s={cpu:.3} dsp_msps={:.1} cpu_psd={:.3} cpu_cfar={:.3} cpu_peaks={:.3} cpu_src={:.3} spectra={} detections={}",
                 items as f64 / s / 1e6,
+                items as f64 / last_cpu() / 1e6,
                 items as f64 / cpu / 1e6,
                 block_cpu(&fg, "psd"),
                 block_cpu(&fg, "cfar"),
