@@ -330,3 +330,123 @@ fn hostile_spectra_do_not_panic_or_hang() {
     p.run_to_end().unwrap();
     assert_eq!(p.counter("bad_messages"), 0);
 }
+
+/// Swerling 0 (steady tones) through the real `psd`: bin-centred tones, rectangular window,
+/// no overlap, K = 4 averages, so a tone bin is (1/K)·Σ|√S·e^{jφ} + w|² with w ~ CN(0, 1):
+/// 2K·X is noncentral χ²(2K, 2K·S), and the CA noise estimate is Gamma(2T·K). Theory:
+/// Pd(S) = ∫ P(2K·X > 2K·α·z) f_Z(z) dz with the noncentral tail as a Poisson mixture of
+/// central ones. Measured Pd must imply an SNR within 1 dB of the true one.
+#[test]
+fn swerling_0_tones_through_psd_follow_the_theory_curve() {
+    use crate::dsp::special::ln_gamma_pq;
+    let (n, k, guard, train, pfa) = (256usize, 4u64, 1usize, 8usize, 1e-3f64);
+    let m = (2 * train) as f64 * k as f64;
+    let kf = k as f64;
+    // α from the block's own solver path is what we test against: the textbook F quantile.
+    let alpha = crate::dsp::cfar_threshold::threshold_factor(
+        crate::dsp::cfar_threshold::CfarMethod::Ca,
+        &crate::dsp::cfar_threshold::NoiseShapes {
+            cut: kf,
+            estimate: m,
+            cells: 0,
+            rank: 0,
+        },
+        pfa,
+    )
+    .unwrap();
+    let pd_theory = |snr: f64| -> f64 {
+        // P(X > t) for 2K·X ~ ncχ²(2K, 2K·S): Σ_j Pois(j; K·S)·Q(K + j, K·t).
+        let tail = |t: f64| -> f64 {
+            let mu = kf * snr;
+            let mut sum = 0.0;
+            let mut ln_pois = -mu;
+            for j in 0..2000 {
+                if j > 0 {
+                    ln_pois += mu.ln() - (j as f64).ln();
+                }
+                sum += (ln_pois + ln_gamma_pq(kf + j as f64, kf * t).1).exp();
+                if j as f64 > mu + 10.0 * mu.sqrt() + 20.0 {
+                    break;
+                }
+            }
+            sum
+        };
+        // E over Z ~ Gamma(m, 1/m): Simpson on a grid spanning ±10 standard deviations.
+        let sd = 1.0 / m.sqrt();
+        let (lo, hi, steps) = ((1.0 - 10.0 * sd).max(1e-9), 1.0 + 10.0 * sd, 300);
+        let h = (hi - lo) / steps as f64;
+        let ln_norm = m * m.ln() - puruspe::ln_gamma(m);
+        (0..=steps)
+            .map(|i| {
+                let z = lo + h * i as f64;
+                let w = if i == 0 || i == steps {
+                    1.0
+                } else if i % 2 == 1 {
+                    4.0
+                } else {
+                    2.0
+                };
+                w * (ln_norm + (m - 1.0) * z.ln() - m * z).exp() * tail(alpha * z)
+            })
+            .sum::<f64>()
+            * h
+            / 3.0
+    };
+    let spacing = 2 * (guard + train) + 3;
+    // Signed bins (cycles per frame), away from the untested edges.
+    let half = (n / 2) as i64;
+    let bins: Vec<i64> = (-half + spacing as i64..half - spacing as i64)
+        .step_by(spacing)
+        .collect();
+    for snr_db in [2.0f64, 4.0, 6.0] {
+        let snr = 10f64.powf(snr_db / 10.0);
+        // Per-bin SNR S = A²·N / σ² for a bin-centred tone of amplitude A in noise of power σ².
+        let amp = (snr / n as f64).sqrt();
+        let spectra = 300;
+        let mut x = noise(n * k as usize * spectra, 1.0, 40 + snr_db as u64);
+        for b in &bins {
+            crate::dsp::psd::tests::add_tone(&mut x, *b as f64 / n as f64, amp);
+        }
+        let mut h = Harness::of::<PsdDef>(
+            crate::dsp::psd::tests::params(&format!(
+                "fft_size = {n}\noverlap = 0.0\naverages = {k}\nwindow = \"rect\""
+            )),
+            &[ItemType::C32],
+        )
+        .unwrap();
+        h.push_input(0, &x);
+        h.run_to_end().unwrap();
+        let out = run(
+            params(&format!("guard = {guard}\ntrain = {train}\npfa = {pfa}")),
+            h.messages(0).to_vec(),
+        );
+        let (mut det, mut trials) = (0u64, 0u64);
+        for s in &out {
+            let t = s.threshold.as_ref().unwrap();
+            for b in &bins {
+                let i = (b + half) as usize; // index after the shift
+                trials += 1;
+                det += u64::from(s.power[i] > t[i]);
+            }
+        }
+        let pd = det as f64 / trials as f64;
+        let (mut lo, mut hi) = (-5.0f64, 15.0f64);
+        for _ in 0..30 {
+            let mid = 0.5 * (lo + hi);
+            if pd_theory(10f64.powf(mid / 10.0)) < pd {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        let implied = 0.5 * (lo + hi);
+        eprintln!(
+            "Swerling 0, SNR {snr_db} dB: Pd {pd:.4} over {trials} tones, theory {:.4}, implied {implied:.2} dB",
+            pd_theory(snr)
+        );
+        assert!(
+            (implied - snr_db).abs() < 1.0,
+            "SNR {snr_db}: Pd {pd} implies {implied}"
+        );
+    }
+}
