@@ -14,3 +14,4 @@ mod plan;
 mod registry;
 mod serial_restart;
 mod service;
+mod spectrum;

@@ -10,11 +10,12 @@
 //! | [`stream`] | `copy`, `head`, `throttle`, `multiply_const`, `add` |
 //! | [`sinks`] | `null_sink`, `file_sink`, `message_sink`, `sqlite` |
 //! | [`debug`] | `tag_debug`, `fault_inject`, `message_strobe` |
-//! | [`dsp`] | `decimate` |
+//! | [`dsp`] | `decimate`, `fft`, `psd`, `cfar`, `peaks` |
 //! | [`grape`] | `wwv_sim`, `tone_detect` |
 //! | [`net`] | `rtp_source`, `rtp_sink` |
 //! | [`archive`] | `binary_archive` |
 //! | [`instrument`] | `serial_source` |
+//! | [`sdr`] | `rtl_tcp_source`, `iq_file_source`, `soapy_source` (feature `soapy`) |
 
 pub mod archive;
 pub mod debug;
@@ -22,6 +23,7 @@ pub mod dsp;
 pub mod grape;
 pub mod instrument;
 pub mod net;
+pub mod sdr;
 pub mod sinks;
 pub mod sources;
 pub mod stream;
