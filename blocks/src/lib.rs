@@ -11,6 +11,7 @@
 //! | [`sinks`] | `null_sink`, `file_sink`, `message_sink` |
 //! | [`debug`] | `tag_debug` |
 
+pub mod dataplane;
 pub mod debug;
 pub mod sinks;
 pub mod sources;
