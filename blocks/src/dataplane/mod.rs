@@ -5,3 +5,6 @@ pub mod encode;
 pub mod ring;
 pub mod ring_buffer;
 pub mod stream_clock;
+
+#[cfg(test)]
+mod tests;
