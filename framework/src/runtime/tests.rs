@@ -447,3 +447,23 @@ inputs = ["src"]
     assert_eq!(sink.total_in(), stats[1].1);
     assert_eq!(stats[1].3, 0);
 }
+
+#[test]
+fn an_output_read_only_through_a_lossy_edge_is_not_closed() {
+    // The shared buffer of `src` has no lossless reader; the source must still run.
+    let fg = start(
+        r#"
+[blocks.src]
+type = "rt_counter"
+count = 100000
+[blocks.only]
+type = "rt_check"
+inputs = ["src"]
+policy = "drop_oldest"
+"#,
+    );
+    let (stats, _) = run_to_end(fg);
+    let only = stats.iter().find(|s| s.0 == "only").expect("only");
+    assert_eq!(only.1 + only.2, 100_000, "{stats:?}");
+    assert!(only.1 > 0, "{stats:?}");
+}
