@@ -3,6 +3,10 @@
 
 pub mod bench;
 pub mod encode;
+#[cfg(feature = "hdf5")]
+pub mod h5;
+#[cfg(feature = "hdf5")]
+pub mod hdf5_sink;
 pub mod ring;
 pub mod ring_buffer;
 pub mod stream_clock;

@@ -1,3 +1,6 @@
 //! Tests of the data plane blocks through the block harness.
 
+#[cfg(feature = "hdf5")]
+mod hdf5_sink;
+mod py;
 mod ring_buffer;

@@ -9,7 +9,6 @@ use flow_framework::harness::Harness;
 use flow_framework::prelude::*;
 
 use crate::dataplane::ring::{Next, RingReader};
-use crate::dataplane::ring_buffer::RingBufferDef;
 
 fn decode(r: &RingReader, body: &[u8]) -> RecordBatch {
     let stream = [r.schema(), body].concat();
