@@ -6,3 +6,5 @@ mod util;
 
 mod cli;
 mod dataplane;
+#[cfg(feature = "hdf5")]
+mod dataplane_hdf5;
