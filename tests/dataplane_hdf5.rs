@@ -33,8 +33,15 @@ print(rows)
 "#;
 
 fn rows(dir: &std::path::Path, mode: &str) -> u64 {
-    let out = Command::new("python3").args(["-c", READ, dir.to_str().unwrap(), mode]).output().expect("python3 with h5py");
-    assert!(out.status.success(), "h5py failed: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("python3")
+        .args(["-c", READ, dir.to_str().unwrap(), mode])
+        .output()
+        .expect("python3 with h5py");
+    assert!(
+        out.status.success(),
+        "h5py failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
 }
 
@@ -42,7 +49,9 @@ fn rows(dir: &std::path::Path, mode: &str) -> u64 {
 fn h5py_reads_while_writing_and_after_kill_9() {
     let sb = Sandbox::new();
     let n = 3_000_000u64;
-    let data: Vec<u8> = (0..n).flat_map(|i| [(i as f32).to_le_bytes(), (-(i as f32)).to_le_bytes()].concat()).collect();
+    let data: Vec<u8> = (0..n)
+        .flat_map(|i| [(i as f32).to_le_bytes(), (-(i as f32)).to_le_bytes()].concat())
+        .collect();
     std::fs::write(sb.path().join("in.c32"), data).unwrap();
     let fg = sb.write(
         "fg.toml",
@@ -55,7 +64,10 @@ fn h5py_reads_while_writing_and_after_kill_9() {
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut seen = 0;
     while seen < 50_000 {
-        assert!(Instant::now() < deadline, "h5py never saw the file grow ({seen} rows)");
+        assert!(
+            Instant::now() < deadline,
+            "h5py never saw the file grow ({seen} rows)"
+        );
         std::thread::sleep(Duration::from_millis(100));
         seen = rows(&dir, "swmr");
     }
@@ -64,12 +76,31 @@ fn h5py_reads_while_writing_and_after_kill_9() {
     flow.kill().unwrap(); // SIGKILL
     flow.wait().unwrap();
     let after = rows(&dir, "swmr");
-    assert!(after >= again, "after kill -9 h5py reads {after} rows, fewer than the {again} flushed before");
+    assert!(
+        after >= again,
+        "after kill -9 h5py reads {after} rows, fewer than the {again} flushed before"
+    );
     assert!(after < n, "the run was killed early");
     // The next start finalizes the killed writer's file.
-    let out = sb.run(&["run", "-q", "--duration", "300ms", fg.to_str().unwrap()], Duration::from_secs(60));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let finals = std::fs::read_dir(&dir).unwrap().filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "h5")).count();
+    let out = sb.run(
+        &["run", "-q", "--duration", "300ms", fg.to_str().unwrap()],
+        Duration::from_secs(60),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let finals = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "h5")
+        })
+        .count();
     assert_eq!(finals, 2, "the recovered file and the new run's file");
     assert!(rows(&dir, "final") >= after);
 }

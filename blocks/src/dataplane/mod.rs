@@ -2,6 +2,10 @@
 //! shared-memory `ring_buffer` (Arrow IPC records), and the Arrow encoding it uses.
 
 pub mod bench;
+#[cfg(feature = "hdf5")]
+pub mod digital_rf_sink;
+#[cfg(feature = "hdf5")]
+pub mod drf;
 pub mod encode;
 #[cfg(feature = "hdf5")]
 pub mod h5;

@@ -87,3 +87,21 @@ pub fn clear_status_flags(path: &Path) -> Result<(), String> {
         Ok(())
     })
 }
+
+/// Writes a scalar fixed-length ASCII string attribute (`S<len>`, as Digital RF stores
+/// its strings; h5py reads it as `numpy.bytes_`).
+pub fn fixed_ascii_attr(loc: &hdf5::Location, name: &str, value: &str) -> hdf5::Result<()> {
+    let td = hdf5::types::TypeDescriptor::FixedAscii(value.len().max(1));
+    let attr = loc.new_attr_builder().empty_as(&td).create(name)?;
+    let dtype = Datatype::from_descriptor(&td)?;
+    let mut buf = value.as_bytes().to_vec();
+    buf.resize(value.len().max(1), 0);
+    // SAFETY: a scalar attribute of exactly this fixed-size string type; buf holds it.
+    let status = hdf5::sync::sync(|| unsafe {
+        hdf5_sys::h5a::H5Awrite(attr.id(), dtype.id(), buf.as_ptr().cast())
+    });
+    if status < 0 {
+        return Err(format!("writing attribute {name}").into());
+    }
+    Ok(())
+}

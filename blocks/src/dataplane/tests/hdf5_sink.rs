@@ -249,8 +249,8 @@ fn a_stalled_disk_never_stalls_the_source_under_drop_oldest() {
         serde_json::from_str(py::run(CHECK_COUNTER, &[out.to_str().unwrap()]).trim()).unwrap();
     assert_eq!(v["rows"].as_u64(), Some(rows), "{v}");
     assert!(
-        v["segments"].as_u64().unwrap() >= 2,
-        "the loss is a gap in the file: {v}"
+        v["segments"].as_u64().unwrap() >= 2 || v["attrs"]["start_index"].as_u64().unwrap() > 0,
+        "the loss shows in the sample indices of the file: {v}"
     );
     assert_eq!(
         v["end_index"].as_u64(),
