@@ -1,7 +1,11 @@
 //! The data plane: sinks that hand data to other processes and to archival formats — the
 //! shared-memory `ring_buffer` (Arrow IPC records), and the Arrow encoding it uses.
 
+pub mod archive_reader;
 pub mod bench;
+#[cfg(feature = "hdf5")]
+pub mod convert;
+pub mod decimate;
 #[cfg(feature = "hdf5")]
 pub mod digital_rf_sink;
 #[cfg(feature = "hdf5")]
