@@ -143,3 +143,26 @@ fn python_follows_a_c32_ring_while_flow_writes_it() {
 fn python_follows_an_f32_ring_while_flow_writes_it() {
     follow("f32");
 }
+
+#[test]
+fn daq_flowgraph_checks_or_names_the_feature_it_needs() {
+    let sb = Sandbox::new();
+    let fg = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("flowgraphs/daq.toml");
+    let out = sb.run(
+        &["check", fg.to_str().unwrap()],
+        std::time::Duration::from_secs(30),
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    if cfg!(feature = "hdf5") {
+        assert!(out.status.success(), "{err}");
+    } else {
+        assert_eq!(out.status.code(), Some(1));
+        assert!(err.contains("block type `hdf5_sink` of block `h5` is not in this build: it needs the cargo feature `hdf5`"), "{err}");
+        assert!(
+            err.contains(
+                "rebuild with `cargo build --release --features hdf5` (needs libhdf5-dev)"
+            ),
+            "{err}"
+        );
+    }
+}

@@ -231,7 +231,7 @@ fn main(args: &[OsString]) -> ExitCode {
 
 flow_framework::register_command!(
     "convert",
-    "Convert a day of binary_archive minutes to 10 Hz Digital RF (PSWS).",
+    "A day of binary_archive minutes to 10 Hz Digital RF (PSWS).",
     main
 );
 

@@ -52,7 +52,7 @@ fn d_flush() -> f64 {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DigitalRfSinkParams {
-    /// Top directory; the channel is `dir/channel`.
+    /// Top directory; the channel is `dir/channel` (relative: to the flowgraph's directory).
     pub dir: PathBuf,
     /// Channel name.
     #[serde(default = "d_channel")]

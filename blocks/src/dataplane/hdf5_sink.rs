@@ -34,7 +34,8 @@ fn yes() -> bool {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Hdf5SinkParams {
-    /// Directory of the files (`PREFIX-YYYYMMDDTHHMMSSZ.h5`).
+    /// Directory of the files (`PREFIX-YYYYMMDDTHHMMSSZ.h5`; relative: to the flowgraph's
+    /// directory).
     pub dir: PathBuf,
     /// File name prefix.
     #[serde(default = "default_prefix")]

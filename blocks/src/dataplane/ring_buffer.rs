@@ -37,8 +37,9 @@ fn default_message_rate() -> f64 {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RingBufferParams {
-    /// The ring file, e.g. `/dev/shm/flow-iq.ring`. An existing ring with the same layout
-    /// and schema is resumed; anything else there is replaced.
+    /// The ring file, e.g. `/dev/shm/flow-iq.ring` (relative: to the flowgraph's directory).
+    /// An existing ring with the same layout and schema is resumed; anything else there is
+    /// replaced.
     pub path: PathBuf,
     /// `stream` (input `in`, c32 or f32) or `messages` (message input `in`).
     #[serde(default)]
@@ -352,8 +353,13 @@ impl BlockDef for RingBufferDef {
     }
 
     fn build(p: &RingBufferParams, ctx: &BuildContext) -> Result<Box<dyn Block>, BlockError> {
+        let path = if p.path.is_relative() {
+            ctx.base_dir.join(&p.path)
+        } else {
+            p.path.clone()
+        };
         Ok(Box::new(RingBuffer {
-            p: p.clone(),
+            p: RingBufferParams { path, ..p.clone() },
             name: ctx.name.clone(),
             item: ctx.input_types.first().copied(),
             writer: None,
