@@ -3,9 +3,10 @@
 //! the Rust `#[repr(C)]` structs and docs/ring-buffer.md. These tests need python3 with
 //! pyarrow and numpy, and fail (not skip) without them.
 
+use std::io::{BufRead, BufReader};
 use std::mem::offset_of;
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use flow_blocks::dataplane::ring::layout::{self, IndexEntry, RecordHeader, RingHeader};
 
@@ -113,10 +114,25 @@ fn follow(item: &str) {
             ring.to_str().unwrap()
         ),
     );
+    // The reader first imports numpy/pyarrow and says so; only then does the writer start.
+    let mut py = Command::new("python3")
+        .arg(python_dir().join("tests").join("ring_follow_check.py"))
+        .args([ring.to_str().unwrap(), item, &total.to_string(), "100"])
+        .env("PYTHONPATH", python_dir())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3 must be installed (with numpy and pyarrow) for the data plane tests");
+    let mut lines = BufReader::new(py.stdout.take().unwrap()).lines();
+    let first = lines.next().and_then(Result::ok).unwrap_or_default();
     let mut flow = sb.flow().args(["run", "-q"]).arg(&fg).spawn().unwrap();
-    let summary = python(
-        "ring_follow_check.py",
-        &[ring.to_str().unwrap(), item, &total.to_string(), "100"],
+    let summary = lines.next().and_then(Result::ok).unwrap_or_default();
+    let out = py.wait_with_output().unwrap();
+    assert!(
+        first == "ready" && out.status.success(),
+        "ring_follow_check.py failed ({}): {first}\n{summary}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
     );
     let status = flow.wait().unwrap();
     assert!(status.success(), "flow run failed");

@@ -432,3 +432,10 @@ pub fn disabled(name: &str) -> Option<&'static DisabledBlock> {
         .into_iter()
         .find(|d| d.name == name)
 }
+
+/// Every block type this build leaves out, sorted by name.
+pub fn all_disabled() -> Vec<&'static DisabledBlock> {
+    let mut v: Vec<_> = inventory::iter::<DisabledBlock>.into_iter().collect();
+    v.sort_by_key(|d| d.name);
+    v
+}

@@ -15,8 +15,9 @@ import numpy as np
 import flow_ring
 
 path, item, total, pause_at = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+print("ready", flush=True)  # the test starts the writer only now
 ring = flow_ring.attach(path, wait=30.0)
-stats = {"records": 0, "rows": 0, "missed_records": 0, "missed_rows": 0,
+stats = {"records": 0, "rows": 0, "missed_records": ring._next, "missed_rows": 0,
          "overwritten_while_checking": 0, "zero_copy": True}
 next_seq, next_index = ring._next, None
 mm_base = np.frombuffer(ring._mm, np.uint8).__array_interface__["data"][0]
@@ -61,6 +62,6 @@ while time.monotonic() < deadline:
         time.sleep(0.0005)
 stats["end_index"] = next_index
 stats["header"] = ring.header()
-print(json.dumps(stats))
+print(json.dumps(stats), flush=True)
 if next_index != total:
     sys.exit(f"stream ended at {next_index}, expected {total}")

@@ -75,7 +75,7 @@ pub struct Hdf5Sink {
     next_index: Option<u64>,
     kinds: Vec<Message>,
     last_flush: Instant,
-    c: [Counter; 5],
+    c: [Counter; 6],
     warn: RateLimited,
     health: Option<HealthHandle>,
 }
@@ -85,6 +85,7 @@ const FAILURES: usize = 1;
 const LOST: usize = 2;
 const ROWS: usize = 3;
 const RECOVERED: usize = 4;
+const MISFITS: usize = 5;
 
 impl Hdf5Sink {
     fn close(&mut self) {
@@ -247,12 +248,16 @@ impl Hdf5Sink {
             Ok(())
         });
         self.c[if ok { ROWS } else { LOST }].add(msgs.len() as u64);
+        if let Some(f) = &self.file {
+            self.c[MISFITS].set(f.tables.values().map(|t| t.misfits).sum());
+        }
     }
 }
 
 impl Block for Hdf5Sink {
     fn start(&mut self, ctx: &BlockContext) -> Result<(), BlockError> {
-        self.c = ["files", "failures", "lost", "rows", "recovered"].map(|n| ctx.counter(n));
+        self.c =
+            ["files", "failures", "lost", "rows", "recovered", "misfits"].map(|n| ctx.counter(n));
         self.health = Some(ctx.health());
         std::fs::create_dir_all(&self.p.dir)
             .map_err(|e| BlockError::io(format!("creating {}", self.p.dir.display()), e))?;

@@ -6,5 +6,6 @@ mod convert;
 mod digital_rf;
 #[cfg(feature = "hdf5")]
 mod hdf5_sink;
+#[cfg(feature = "hdf5")]
 mod py;
 mod ring_buffer;
