@@ -8,3 +8,7 @@ mod cli;
 mod dataplane;
 #[cfg(feature = "hdf5")]
 mod dataplane_hdf5;
+mod grape_dsp;
+mod plan;
+mod registry;
+mod service;

@@ -9,10 +9,14 @@
 //! | [`sources`] | `signal_source`, `null_source`, `file_source` |
 //! | [`stream`] | `copy`, `head`, `throttle`, `multiply_const`, `add` |
 //! | [`sinks`] | `null_sink`, `file_sink`, `message_sink` |
-//! | [`debug`] | `tag_debug` |
+//! | [`debug`] | `tag_debug`, `fault_inject` |
+//! | [`dsp`] | `decimate` |
+//! | [`grape`] | `wwv_sim`, `tone_detect` |
 
 pub mod dataplane;
 pub mod debug;
+pub mod dsp;
+pub mod grape;
 pub mod sinks;
 pub mod sources;
 pub mod stream;

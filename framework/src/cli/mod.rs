@@ -5,6 +5,7 @@
 //! type was asked for; 2 a flowgraph file has problems (`run`, `graph`) or the command line
 //! is wrong; 130 a second Ctrl-C.
 
+pub mod bench;
 pub mod blocks;
 pub mod check;
 pub mod docs;
@@ -12,6 +13,7 @@ pub mod extension;
 pub mod graph;
 pub mod logging;
 pub mod overrides;
+pub mod plan;
 pub mod render;
 pub mod run;
 pub mod signals;
@@ -47,6 +49,10 @@ pub enum Command {
     Blocks(blocks::BlocksArgs),
     /// Print a flowgraph as a Graphviz DOT or Mermaid diagram.
     Graph(graph::GraphArgs),
+    /// Rates, disk, memory and CPU of a flowgraph against this host; fails if it does not fit.
+    Plan(plan::PlanArgs),
+    /// Run a built-in benchmark workload (figures in the performance guide).
+    Bench(bench::BenchArgs),
     /// Generate reference documentation.
     #[command(hide = true)]
     Docs(docs::DocsArgs),
@@ -71,6 +77,8 @@ pub fn main() -> ExitCode {
         Command::Check(a) => check::execute(a, &mut out, &mut err),
         Command::Blocks(a) => blocks::execute(a, &mut out, &mut err),
         Command::Graph(a) => graph::execute(a, &mut out, &mut err),
+        Command::Plan(a) => plan::execute(a, &mut out, &mut err),
+        Command::Bench(a) => bench::execute(a, &mut out, &mut err),
         Command::Docs(a) => docs::execute(a, &mut out),
         Command::External(args) => extension::dispatch(args, &mut err),
     }

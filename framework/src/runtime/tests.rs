@@ -107,6 +107,9 @@ pub struct CheckParams {
     /// Panic instead of returning an error.
     #[serde(default)]
     pub panic: bool,
+    /// Sleep this long in `start` (a slow device).
+    #[serde(default)]
+    pub start_delay_ms: u64,
     /// Needs this many items per call.
     #[serde(default = "one")]
     pub min_items: usize,
@@ -131,6 +134,7 @@ impl Block for Check {
         self.lost = ctx.counter("lost");
         self.bad = ctx.counter("bad");
         self.restarted = ctx.metrics().restarts.load(Ordering::Relaxed) > 0;
+        std::thread::sleep(Duration::from_millis(self.p.start_delay_ms));
         Ok(())
     }
     fn stop(&mut self, io: &mut WorkIo) -> Result<(), BlockError> {
@@ -309,6 +313,8 @@ fn a_slow_lossy_consumer_never_costs_its_lossless_sibling_an_item() {
     for policy in ["drop_oldest", "drop_newest"] {
         let fg = start(&format!(
             r#"
+[flowgraph]
+buffer_bytes = 16384
 [blocks.src]
 type = "rt_counter"
 count = 2000000
@@ -349,6 +355,8 @@ delay_us = 2000
 fn a_live_source_drops_with_gaps_instead_of_blocking() {
     let fg = start(
         r#"
+[flowgraph]
+buffer_bytes = 16384
 [blocks.src]
 type = "rt_counter"
 live = true
@@ -446,6 +454,26 @@ inputs = ["src"]
     assert_eq!(sink.state(), BlockState::Done);
     assert_eq!(sink.total_in(), stats[1].1);
     assert_eq!(stats[1].3, 0);
+}
+
+#[test]
+fn start_returns_once_every_block_has_started() {
+    let fg = start(
+        r#"
+[blocks.src]
+type = "rt_counter"
+[blocks.slow]
+type = "rt_check"
+inputs = ["src"]
+start_delay_ms = 300
+delay_us = 1
+"#,
+    );
+    // No waiting here: `start` has returned, so the slow block's `start` has too.
+    assert_eq!(fg.blocks[1].metrics.state(), BlockState::Running);
+    fg.stop();
+    let (_, report) = run_to_end(fg);
+    assert!(report.failed.is_empty());
 }
 
 #[test]

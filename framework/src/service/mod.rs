@@ -1,0 +1,5 @@
+//! Running as a service: the systemd notification protocol and the stall watchdog that
+//! decides whether the flowgraph is still making progress.
+
+pub mod notify;
+pub mod watchdog;
