@@ -299,3 +299,7 @@ impl BlockDef for DigitalRfSinkDef {
 }
 
 register_block!(DigitalRfSinkDef);
+
+#[cfg(test)]
+#[path = "digital_rf_sink_tests.rs"]
+mod tests;

@@ -356,3 +356,7 @@ impl BlockDef for Hdf5SinkDef {
 }
 
 register_block!(Hdf5SinkDef);
+
+#[cfg(test)]
+#[path = "hdf5_sink_tests.rs"]
+mod tests;

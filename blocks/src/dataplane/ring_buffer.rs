@@ -382,3 +382,7 @@ impl BlockDef for RingBufferDef {
 }
 
 register_block!(RingBufferDef);
+
+#[cfg(test)]
+#[path = "ring_buffer_tests.rs"]
+mod tests;

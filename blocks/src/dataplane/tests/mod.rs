@@ -1,11 +1,7 @@
-//! Tests of the data plane blocks through the block harness.
+//! Data plane tests that span modules (`flow convert` end to end) and the Python runner
+//! the block tests (`*_tests.rs` beside each block) share.
 
 #[cfg(feature = "hdf5")]
 mod convert;
 #[cfg(feature = "hdf5")]
-mod digital_rf;
-#[cfg(feature = "hdf5")]
-mod hdf5_sink;
-#[cfg(feature = "hdf5")]
-mod py;
-mod ring_buffer;
+pub(crate) mod py;

@@ -8,8 +8,8 @@ use flow_framework::harness::Harness;
 use flow_framework::metrics::BlockState;
 use flow_framework::prelude::*;
 
-use super::py;
 use crate::dataplane::h5::faults;
+use crate::dataplane::tests::py;
 
 fn params(dir: &std::path::Path, extra: &str) -> String {
     format!("dir = {:?}\n{extra}", dir.to_str().unwrap())

@@ -5,7 +5,7 @@
 use flow_framework::harness::Harness;
 use flow_framework::prelude::*;
 
-use super::py;
+use crate::dataplane::tests::py;
 
 const T0: i64 = 1_700_000_000; // 2023-11-14T22:13:20Z
 
