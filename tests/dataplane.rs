@@ -182,3 +182,86 @@ fn daq_flowgraph_checks_or_names_the_feature_it_needs() {
         );
     }
 }
+
+#[test]
+fn a_ring_survives_kill_9_and_the_next_run_resumes_it() {
+    use flow_blocks::dataplane::ring::RingReader;
+    use std::sync::atomic::Ordering;
+    let sb = Sandbox::new();
+    let ring = sb.path().join("k.ring");
+    let fg = sb.write(
+        "fg.toml",
+        &format!(
+            "[blocks.src]\ntype = \"signal_source\"\nitem = \"c32\"\namplitude = 0.5\nsample_rate = 100000.0\n\n\
+             [blocks.pace]\ntype = \"throttle\"\ninputs = [\"src\"]\nrate = 100000.0\n\n\
+             [blocks.ring]\ntype = \"ring_buffer\"\ninputs = [\"pace\"]\npath = {:?}\nseconds = 2\nmax_rows = 1024\n",
+            ring.to_str().unwrap()
+        ),
+    );
+    let mut flow = sb.flow().args(["run", "-q"]).arg(&fg).spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let published = loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the ring never filled"
+        );
+        if let Ok(r) = RingReader::attach(&ring) {
+            let n = r.header().head_seq.load(Ordering::Acquire);
+            if n > 300 {
+                break n;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    flow.kill().unwrap(); // SIGKILL, mid-stream
+    flow.wait().unwrap();
+    let check = r#"
+import sys, numpy as np, flow_ring
+r = flow_ring.attach(sys.argv[1])
+res = r.read(r.tail_seq, r.head_seq)
+assert res.records and res.missed == 0, (len(res.records), res.missed)
+x = res.samples()
+assert np.allclose(np.abs(x), 0.5, atol=1e-3), "torn or wrong samples"
+idx = [rec.first_index for rec in res.records]
+assert all(b - a == rec.rows for a, b, rec in zip(idx, idx[1:], res.records)), "indices not contiguous"
+print(r.header()["state"], r.head_seq)
+"#;
+    let out = Command::new("python3")
+        .args(["-c", check, ring.to_str().unwrap()])
+        .env("PYTHONPATH", python_dir())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let so = String::from_utf8_lossy(&out.stdout);
+    let (state, head): (u32, u64) = {
+        let mut w = so.split_whitespace();
+        (
+            w.next().unwrap().parse().unwrap(),
+            w.next().unwrap().parse().unwrap(),
+        )
+    };
+    assert_eq!(
+        state, 1,
+        "a killed writer leaves the ring marked as writing"
+    );
+    assert!(head >= published);
+    // The next run resumes the same file and goes on numbering records after it.
+    let out = sb.run(
+        &["run", "-q", "--duration", "500ms", fg.to_str().unwrap()],
+        std::time::Duration::from_secs(60),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = RingReader::attach(&ring).unwrap();
+    let h = r.header();
+    assert_eq!(h.recoveries.load(Ordering::Relaxed), 1);
+    assert!(h.head_seq.load(Ordering::Relaxed) > head);
+    assert_eq!(h.state.load(Ordering::Relaxed), 2);
+}

@@ -117,6 +117,22 @@ fn spectrum_messages_become_rows_with_their_time() {
         rows += b.num_rows();
     }
     assert_eq!(rows, 3);
+    // The same, as a Python user reads it.
+    let out = crate::dataplane::tests::py::run(
+        r#"
+import sys, numpy as np, flow_ring
+r = flow_ring.attach(sys.argv[1])
+t = r.latest(3600).table()
+assert t.schema.metadata[b"flow.message_kind"] == b"spectrum"
+assert t.column("index").to_pylist() == [0, 1024, 2048]
+assert str(t.schema.field("time_ns").type) == "timestamp[ns, tz=UTC]"
+p = np.stack(t.column("power").to_numpy(zero_copy_only=False))
+assert p.shape == (3, 8) and list(p[:, 0]) == [0.0, 1.0, 2.0]
+print("ok")
+"#,
+        &[path.to_str().unwrap()],
+    );
+    assert_eq!(out.trim(), "ok");
 }
 
 #[test]

@@ -3,5 +3,4 @@
 
 #[cfg(feature = "hdf5")]
 mod convert;
-#[cfg(feature = "hdf5")]
 pub(crate) mod py;

@@ -1,5 +1,5 @@
-//! Runs Python checks (h5py, digital_rf, pyarrow) from tests; a missing interpreter or
-//! package fails the test with Python's message.
+//! Runs Python checks (h5py, digital_rf, pyarrow with `python/flow_ring.py` on the path)
+//! from tests; a missing interpreter or package fails the test with Python's message.
 
 /// Runs `code` with `args` in `sys.argv[1:]`; panics with its output unless it exits 0.
 /// Returns its standard output.
@@ -8,6 +8,10 @@ pub fn run(code: &str, args: &[&str]) -> String {
         .arg("-c")
         .arg(code)
         .args(args)
+        .env(
+            "PYTHONPATH",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../python"),
+        )
         .output()
         .expect("python3 must be installed for this test");
     let (so, se) = (
