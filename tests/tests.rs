@@ -6,6 +6,9 @@ mod util;
 
 mod cli;
 mod crash;
+mod dataplane;
+#[cfg(feature = "hdf5")]
+mod dataplane_hdf5;
 mod faults;
 mod grape_dsp;
 mod grape_io;

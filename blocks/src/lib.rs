@@ -16,8 +16,10 @@
 //! | [`archive`] | `binary_archive` |
 //! | [`instrument`] | `serial_source` |
 //! | [`sdr`] | `rtl_tcp_source`, `iq_file_source`, `soapy_source` (feature `soapy`) |
+//! | [`dataplane`] | `ring_buffer`; `hdf5_sink`, `digital_rf_sink` (feature `hdf5`) |
 
 pub mod archive;
+pub mod dataplane;
 pub mod debug;
 pub mod dsp;
 pub mod grape;

@@ -438,12 +438,18 @@ impl StreamOutput {
 
     /// Runtime: true if a work call could make progress with this output.
     pub(crate) fn ready(&self) -> bool {
-        self.space >= self.min_items as u64 || self.buf.all_readers_detached()
+        self.space >= self.min_items as u64 || self.closed()
     }
 
-    /// Runtime: true when nobody reads this output any more.
+    /// Runtime: true when nobody reads this output any more: no lossless reader of the
+    /// shared buffer and no lossy edge is attached. (An output whose only consumers are
+    /// lossy edges has a shared buffer without readers; it is not closed for that.)
     pub(crate) fn closed(&self) -> bool {
         self.buf.all_readers_detached()
+            && self
+                .private
+                .iter()
+                .all(|e| e.buffer().all_readers_detached())
     }
 
     /// Runtime: the items dropped since the last call (live sources).

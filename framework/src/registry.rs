@@ -417,3 +417,38 @@ pub fn find(name: &str) -> Option<&'static dyn DynBlockDef> {
         .map(|r| r.def)
         .find(|d| d.name() == name)
 }
+
+/// A block type this build leaves out because a cargo feature is off (`hdf5_sink` without
+/// `--features hdf5`): `flow check` names the feature instead of "unknown block type".
+pub struct DisabledBlock {
+    /// TOML `type` name.
+    pub name: &'static str,
+    /// The cargo feature of the `flow` package that enables it.
+    pub feature: &'static str,
+    /// What the feature needs (system libraries), shown with the hint.
+    pub needs: &'static str,
+}
+
+inventory::collect!(DisabledBlock);
+
+/// Declares a block type that a cargo feature enables (use under `#[cfg(not(feature))]`).
+#[macro_export]
+macro_rules! register_disabled_block {
+    ($name:expr, $feature:expr, $needs:expr) => {
+        $crate::inventory::submit! { $crate::registry::DisabledBlock { name: $name, feature: $feature, needs: $needs } }
+    };
+}
+
+/// The disabled block type named `name`, if this build left it out.
+pub fn disabled(name: &str) -> Option<&'static DisabledBlock> {
+    inventory::iter::<DisabledBlock>
+        .into_iter()
+        .find(|d| d.name == name)
+}
+
+/// Every block type this build leaves out, sorted by name.
+pub fn all_disabled() -> Vec<&'static DisabledBlock> {
+    let mut v: Vec<_> = inventory::iter::<DisabledBlock>.into_iter().collect();
+    v.sort_by_key(|d| d.name);
+    v
+}

@@ -27,8 +27,17 @@ pub fn execute(args: &BlocksArgs, out: &mut dyn Write, err: &mut dyn Write) -> E
             let _ = writeln!(err, "no block types are registered in this build");
         }
         let _ = out.write_all(list(&all).as_bytes());
+        let _ = out.write_all(list_disabled().as_bytes());
         return ExitCode::SUCCESS;
     };
+    if let Some(d) = registry::disabled(name) {
+        let _ = writeln!(
+            err,
+            "error: block type `{name}` is not in this build: it needs the cargo feature `{}`\n  = help: rebuild with `cargo build --release --features {}` ({})",
+            d.feature, d.feature, d.needs
+        );
+        return ExitCode::from(1);
+    }
     match registry::find(name) {
         Some(def) => {
             let _ = out.write_all(describe(def).as_bytes());
@@ -53,6 +62,24 @@ pub fn list(defs: &[&dyn DynBlockDef]) -> String {
         let _ = writeln!(s, "{:width$}  {}", d.name(), d.summary().trim());
         s
     })
+}
+
+/// The block types this build leaves out, with the cargo feature of each (empty if none).
+pub fn list_disabled() -> String {
+    let v = registry::all_disabled();
+    if v.is_empty() {
+        return String::new();
+    }
+    let width = v.iter().map(|d| d.name.len()).max().unwrap_or(0);
+    v.iter()
+        .fold(String::from("\nNot in this build:\n"), |mut s, d| {
+            let _ = writeln!(
+                s,
+                "  {:width$}  needs the cargo feature `{}` ({})",
+                d.name, d.feature, d.needs
+            );
+            s
+        })
 }
 
 /// Everything about one block type.
@@ -144,6 +171,20 @@ mod tests {
                 d.name()
             );
         }
+    }
+
+    #[test]
+    fn lists_and_explains_the_block_types_a_feature_leaves_out() {
+        let (code, out, _) = run(None);
+        assert_eq!(code, ExitCode::SUCCESS);
+        assert!(out.contains("\nNot in this build:\n"), "{out}");
+        assert!(
+            out.contains("t_needs_lib  needs the cargo feature `t-feature` (needs libt-dev)"),
+            "{out}"
+        );
+        let (code, _, err) = run(Some("t_needs_lib"));
+        assert_eq!(code, ExitCode::from(1));
+        assert!(err.contains("needs the cargo feature `t-feature`"), "{err}");
     }
 
     #[test]

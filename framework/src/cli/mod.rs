@@ -9,6 +9,7 @@ pub mod bench;
 pub mod blocks;
 pub mod check;
 pub mod docs;
+pub mod extension;
 pub mod graph;
 pub mod logging;
 pub mod overrides;
@@ -20,9 +21,10 @@ pub mod status;
 pub mod status_command;
 pub mod summary;
 
+use std::ffi::OsString;
 use std::process::ExitCode;
 
-use clap::{ArgAction, Parser, Subcommand};
+use clap::{ArgAction, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// Record and process radio and instrument data as a staged dataflow, driven by TOML
 /// flowgraphs.
@@ -57,11 +59,20 @@ pub enum Command {
     /// Generate reference documentation.
     #[command(hide = true)]
     Docs(docs::DocsArgs),
+    /// A subcommand registered by a block crate (`flow bench ring`, `flow convert`).
+    #[command(external_subcommand)]
+    External(Vec<OsString>),
 }
 
 /// Entry point of the `flow` binary.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command()
+        .after_help(extension::help_section())
+        .get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
     logging::init(cli.verbose);
     let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
     match &cli.command {
@@ -73,13 +84,13 @@ pub fn main() -> ExitCode {
         Command::Status(a) => status_command::execute(a, &mut out, &mut err),
         Command::Bench(a) => bench::execute(a, &mut out, &mut err),
         Command::Docs(a) => docs::execute(a, &mut out),
+        Command::External(args) => extension::dispatch(args, &mut err),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     #[test]
     fn the_command_line_is_consistent() {

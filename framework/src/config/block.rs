@@ -156,6 +156,21 @@ fn block_type(
     if let Some(def) = registry::find(&type_name) {
         return Some(def);
     }
+    if let Some(d) = registry::disabled(&type_name) {
+        ctx.error(
+            DiagnosticKind::UnknownBlockType,
+            &node.origin,
+            format!(
+                "block type `{type_name}` of block `{}` is not in this build: it needs the cargo feature `{}`",
+                spec.name, d.feature
+            ),
+        )
+        .help(format!(
+            "rebuild with `cargo build --release --features {}` ({})",
+            d.feature, d.needs
+        ));
+        return None;
+    }
     let all: Vec<&str> = registry::all().iter().map(|d| d.name()).collect();
     let help = suggest::did_you_mean(&type_name, &all)
         .unwrap_or_else(|| "`flow blocks` lists the block types".to_string());

@@ -303,3 +303,5 @@ impl BlockDef for GenDef {
     }
 }
 crate::register_block!(GenDef);
+
+crate::register_disabled_block!("t_needs_lib", "t-feature", "needs libt-dev");

@@ -716,3 +716,16 @@ fn mutated_flowgraphs_never_panic() {
         }
     }
 }
+
+#[test]
+fn a_block_type_left_out_by_a_feature_names_the_feature() {
+    let d = errors("[blocks.a]\ntype = \"t_needs_lib\"\n");
+    assert_eq!(
+        messages(&d),
+        ["block type `t_needs_lib` of block `a` is not in this build: it needs the cargo feature `t-feature`"]
+    );
+    assert_eq!(
+        d.0[0].help.as_deref(),
+        Some("rebuild with `cargo build --release --features t-feature` (needs libt-dev)")
+    );
+}

@@ -487,3 +487,23 @@ delay_us = 1
     let (_, report) = run_to_end(fg);
     assert!(report.failed.is_empty());
 }
+
+#[test]
+fn an_output_read_only_through_a_lossy_edge_is_not_closed() {
+    // The shared buffer of `src` has no lossless reader; the source must still run.
+    let fg = start(
+        r#"
+[blocks.src]
+type = "rt_counter"
+count = 100000
+[blocks.only]
+type = "rt_check"
+inputs = ["src"]
+policy = "drop_oldest"
+"#,
+    );
+    let (stats, _) = run_to_end(fg);
+    let only = stats.iter().find(|s| s.0 == "only").expect("only");
+    assert_eq!(only.1 + only.2, 100_000, "{stats:?}");
+    assert!(only.1 > 0, "{stats:?}");
+}

@@ -4,6 +4,7 @@
 
 pub mod copy;
 
+use std::ffi::OsString;
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -22,12 +23,20 @@ pub struct BenchArgs {
 pub enum Workload {
     /// null_source → head(ITEMS) → STAGES × copy → null_sink, f32 items.
     Copy(copy::CopyArgs),
+    /// A workload registered by a block crate as `bench NAME` (e.g. `flow bench ring`).
+    #[command(external_subcommand)]
+    External(Vec<OsString>),
 }
 
 /// Runs `flow bench`.
 pub fn execute(args: &BenchArgs, out: &mut dyn Write, err: &mut dyn Write) -> ExitCode {
     match &args.workload {
         Workload::Copy(a) => copy::execute(a, out, err),
+        Workload::External(words) => {
+            let mut all = vec![OsString::from("bench")];
+            all.extend(words.iter().cloned());
+            super::extension::dispatch(&all, err)
+        }
     }
 }
 
