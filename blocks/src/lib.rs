@@ -12,6 +12,7 @@
 //! | [`debug`] | `tag_debug` |
 
 pub mod debug;
+pub mod net;
 pub mod sinks;
 pub mod sources;
 pub mod stream;
