@@ -50,6 +50,8 @@ pub(crate) fn validate(address: &str, hwm: usize) -> Vec<ParamError> {
 }
 
 #[cfg(test)]
+mod gnuradio_tests;
+#[cfg(test)]
 mod testblocks;
 #[cfg(test)]
 mod tests;

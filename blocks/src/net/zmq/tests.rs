@@ -9,7 +9,8 @@ use flow_framework::tag::{ItemTag, Tag};
 
 use super::testblocks::{collected, fixed_tags, free_port, Collected};
 
-fn start(text: &str) -> Flowgraph {
+/// Loads and starts a flowgraph.
+pub(crate) fn start_graph(text: &str) -> Flowgraph {
     crate::link();
     let g = load_str(text, "zmq.toml", std::path::Path::new("."), &[])
         .unwrap_or_else(|d| panic!("{d}"));
@@ -38,7 +39,7 @@ fn stop(fg: Flowgraph) {
 #[test]
 fn push_pull_carries_every_item_and_tag() {
     let port = free_port();
-    let fg = start(&format!(
+    let fg = start_graph(&format!(
         r#"
 [blocks.src]
 type = "zt_count"
@@ -77,7 +78,7 @@ fn pub_sub_keeps_items_at_their_sample_index_and_tags_on_their_items() {
     // An endless fast source and a tiny high-water mark: the publisher drops; every drop
     // must come out as a gap, so each received value equals its sample index (plus the
     // position at which the subscriber joined).
-    let fg = start(&format!(
+    let fg = start_graph(&format!(
         r#"
 [blocks.src]
 type = "zt_count"
@@ -125,7 +126,7 @@ key = "pub_sub"
 fn a_taken_port_fails_the_block_with_a_clear_error() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    let fg = start(&format!(
+    let fg = start_graph(&format!(
         r#"
 [blocks.src]
 type = "zt_count"
