@@ -9,6 +9,7 @@ pub mod blocks;
 pub mod check;
 pub mod docs;
 pub mod graph;
+pub mod http;
 pub mod logging;
 pub mod overrides;
 pub mod render;
@@ -16,6 +17,7 @@ pub mod run;
 pub mod signals;
 pub mod status;
 pub mod summary;
+pub mod top;
 
 use std::process::ExitCode;
 
@@ -45,6 +47,8 @@ pub enum Command {
     Blocks(blocks::BlocksArgs),
     /// Print a flowgraph as a Graphviz DOT or Mermaid diagram.
     Graph(graph::GraphArgs),
+    /// Show a live table of the blocks of a flowgraph running with --http.
+    Top(top::TopArgs),
     /// Generate reference documentation.
     #[command(hide = true)]
     Docs(docs::DocsArgs),
@@ -60,6 +64,7 @@ pub fn main() -> ExitCode {
         Command::Check(a) => check::execute(a, &mut out, &mut err),
         Command::Blocks(a) => blocks::execute(a, &mut out, &mut err),
         Command::Graph(a) => graph::execute(a, &mut out, &mut err),
+        Command::Top(a) => top::main(a),
         Command::Docs(a) => docs::execute(a, &mut out),
     }
 }
@@ -112,7 +117,7 @@ mod tests {
     #[test]
     fn help_lists_the_public_subcommands_only() {
         let help = Cli::command().render_help().to_string();
-        for sub in ["run", "check", "blocks", "graph"] {
+        for sub in ["run", "check", "blocks", "graph", "top"] {
             assert!(help.contains(sub), "{help}");
         }
         assert!(!help.contains("docs"), "{help}");
