@@ -214,18 +214,20 @@ impl ParamPort {
         let mut n = 0;
         while let Ok(req) = self.rx.try_recv() {
             let result = self.check(params, &req.name, &req.value).and_then(|new| {
-                block
-                    .set_param(&req.name, &req.value)
-                    .map_err(|e| SetParamError::Refused {
-                        block: self.block.to_string(),
-                        name: req.name.clone(),
-                        message: e.to_string(),
-                    })?;
+                // The block gets the value as the params hold it (an integer given for a
+                // float parameter arrives as a float).
                 let table = new.to_toml();
                 let effective = table
                     .as_ref()
                     .and_then(|t| t.get(&req.name).cloned())
                     .unwrap_or_else(|| req.value.clone());
+                block
+                    .set_param(&req.name, &effective)
+                    .map_err(|e| SetParamError::Refused {
+                        block: self.block.to_string(),
+                        name: req.name.clone(),
+                        message: e.to_string(),
+                    })?;
                 *self.current.lock().unwrap_or_else(|e| e.into_inner()) = table;
                 *params = new;
                 Ok(effective)
