@@ -47,7 +47,7 @@ function doLayout() {
     const d = depth.get(b.name);
     (layers[d] = layers[d] || []).push(b.name);
   }
-  const c = $("graph"), W = c.width, H = c.height, bw = 130, bh = 44;
+  const c = $("graph"), W = c.width, H = c.height, bw = 150, bh = 44;
   const dx = layers.length > 1 ? (W - bw - 20) / (layers.length - 1) : 0;
   layers.forEach((names, d) => {
     names.forEach((n, k) => {
@@ -89,7 +89,9 @@ function drawGraph() {
     g.fillStyle = "#dde3ea";
     g.fillText(b.name, p.x + 6, p.y + 16);
     g.fillStyle = "#8893a0";
-    g.fillText(b.type + (m ? " · " + m.state : ""), p.x + 6, p.y + 32);
+    g.font = "11px system-ui";
+    g.fillText(b.type + (m ? " · " + m.state : ""), p.x + 6, p.y + 32, p.w - 10);
+    g.font = "12px system-ui";
   }
 }
 
