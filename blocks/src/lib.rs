@@ -8,7 +8,8 @@
 //! |---|---|
 //! | [`sources`] | `signal_source`, `null_source`, `file_source` |
 //! | [`stream`] | `copy`, `head`, `throttle`, `multiply_const`, `add` |
-//! | [`sinks`] | `null_sink`, `file_sink`, `message_sink` |
+//! | [`sinks`] | `null_sink`, `file_sink`, `message_sink`, `web_spectrum` |
+//! | [`net`] | `zmq_pub_sink`, `zmq_sub_source`, `zmq_push_sink`, `zmq_pull_source` |
 //! | [`debug`] | `tag_debug` |
 
 pub mod debug;

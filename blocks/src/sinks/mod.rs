@@ -1,5 +1,8 @@
-//! Sink blocks: discard, raw files, message logs.
+//! Sink blocks: discard, raw files, message logs, the live web view.
 
 pub mod file_sink;
 pub mod message_sink;
 pub mod null_sink;
+pub mod web_spectrum;
+#[cfg(test)]
+mod web_spectrum_tests;

@@ -153,7 +153,6 @@ impl Block for SignalSource {
     fn set_param(&mut self, name: &str, value: &toml::Value) -> Result<(), BlockError> {
         let v = value
             .as_float()
-            .or_else(|| value.as_integer().map(|i| i as f64))
             .ok_or_else(|| BlockError::config(format!("`{name}` must be a number")))?;
         match name {
             "frequency" => {
