@@ -80,6 +80,7 @@ def main():
     snk = blocks.vector_sink_f() if item == "f32" else blocks.vector_sink_i()
     tb.connect(src, head, snk)
     tb.start()
+    print("ready", file=sys.stderr, flush=True)  # the test starts its sender now
     # Wait for N items, at most 30 s: a test must fail, not hang, when items go missing.
     deadline = time.time() + 30
     while len(snk.data()) < n and time.time() < deadline:

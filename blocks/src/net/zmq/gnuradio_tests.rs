@@ -25,6 +25,32 @@ fn peer(args: &[&str]) -> Child {
         .expect("/usr/bin/python3 runs (install Debian's gnuradio package)")
 }
 
+/// Waits (at most 60 s) until a receiving peer says it is running.
+fn wait_ready(child: &mut Child) -> std::sync::mpsc::Receiver<String> {
+    use std::io::BufRead;
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let end = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let left = end.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(l) if l == "ready" => return rx,
+            Ok(_) => {}
+            Err(_) => panic!("the GNU Radio peer did not start"),
+        }
+    }
+}
+
 fn finish(child: Child) -> String {
     let out = child.wait_with_output().expect("python3 finishes");
     assert!(
