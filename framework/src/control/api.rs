@@ -108,16 +108,19 @@ async fn params(State(s): State<Arc<AppState>>, Path(name): Path<String>) -> Res
 async fn set_param(
     State(s): State<Arc<AppState>>,
     Path((name, param)): Path<(String, String)>,
-    body: Option<Json<serde_json::Value>>,
+    body: axum::body::Bytes,
 ) -> Response {
     let Some(i) = find(&s, &name) else {
         return error(StatusCode::NOT_FOUND, format!("no block named `{name}`"));
     };
-    let Some(Json(body)) = body else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "the body must be JSON: {\"value\": ...}",
-        );
+    let body: serde_json::Value = match serde_json::from_slice(&body) {
+        Ok(b) => b,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("the body must be JSON, {{\"value\": ...}}: {e}"),
+            )
+        }
     };
     let Some(value) = body.get("value") else {
         return error(
@@ -146,7 +149,9 @@ async fn set_param(
         .into_response(),
         Ok(Err(e)) => {
             let status = match &e {
-                SetParamError::UnknownBlock(_) => StatusCode::NOT_FOUND,
+                SetParamError::UnknownBlock(_) | SetParamError::UnknownParam { .. } => {
+                    StatusCode::NOT_FOUND
+                }
                 SetParamError::NotRunning(_) => StatusCode::CONFLICT,
                 SetParamError::Timeout(..) => StatusCode::GATEWAY_TIMEOUT,
                 SetParamError::Refused { .. } => StatusCode::UNPROCESSABLE_ENTITY,

@@ -151,6 +151,24 @@ fn graph_params_and_their_errors() {
     );
     let (status, _) = set("nope", "delay_us", r#"{"value": 1}"#);
     assert_eq!(status, 404);
+    let (status, body) = set("a", "delay", r#"{"value": 1}"#);
+    assert_eq!(status, 404);
+    assert!(
+        json(&body)["error"]
+            .as_str()
+            .unwrap()
+            .contains("did you mean `delay_us`?"),
+        "{body}"
+    );
+    let (status, body) = set("a", "delay_us", "{not json");
+    assert_eq!(status, 400);
+    assert!(
+        json(&body)["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("the body must be JSON"),
+        "{body}"
+    );
     let (status, _) = set("a", "delay_us", r#"{"v": 1}"#);
     assert_eq!(status, 400);
     let (status, _) = set("a", "delay_us", r#"{"value": null}"#);
