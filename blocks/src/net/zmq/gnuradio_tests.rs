@@ -154,7 +154,7 @@ fn gnuradio_pub_to_flow_sub_tagged() {
 fn flow_to_gnuradio(tags: bool) {
     let port = free_port();
     let address = format!("tcp://127.0.0.1:{port}");
-    let child = peer(&[
+    let mut child = peer(&[
         "recv",
         "pull",
         &address,
@@ -162,6 +162,8 @@ fn flow_to_gnuradio(tags: bool) {
         &N.to_string(),
         if tags { "1" } else { "0" },
     ]);
+    // The sender lingers 1 s at its end, as gr-zeromq's: start it once the puller runs.
+    let _stderr = wait_ready(&mut child);
     let fg = start_graph(&format!(
         r#"
 [blocks.src]

@@ -233,14 +233,18 @@ fn copy_out(
     live: bool,
     scratch: &mut Vec<C64>,
 ) -> usize {
-    // Network bytes are not aligned for the item type: copy into aligned scratch first.
-    let words = bytes.len().div_ceil(std::mem::size_of::<C64>());
-    scratch.resize(words, C64::default());
-    let aligned = &mut bytemuck::cast_slice_mut::<C64, u8>(scratch)[..bytes.len()];
-    aligned.copy_from_slice(bytes);
-    let aligned: &[u8] = aligned;
     flow_framework::dispatch_item_type!(item, T => {
-        let items: &[T] = bytemuck::cast_slice(aligned);
+        // Network bytes may not be aligned for the item type: then copy through scratch.
+        let items: &[T] = match bytemuck::try_cast_slice(bytes) {
+            Ok(items) => items,
+            Err(_) => {
+                let words = bytes.len().div_ceil(std::mem::size_of::<C64>());
+                scratch.resize(words, C64::default());
+                let aligned = &mut bytemuck::cast_slice_mut::<C64, u8>(scratch)[..bytes.len()];
+                aligned.copy_from_slice(bytes);
+                bytemuck::cast_slice(&*aligned)
+            }
+        };
         if live {
             out.write_live(items)
         } else {
