@@ -100,6 +100,8 @@ pub(crate) struct AppState {
     pub(crate) handles: Handles,
     pub(crate) sample: Mutex<Sample>,
     pub(crate) token: Option<String>,
+    /// Bound to a loopback address (then only loopback `Host` names are served).
+    pub(crate) loopback: bool,
     /// Turns true when the server stops (WebSocket handlers end on it).
     pub(crate) closing: tokio::sync::watch::Receiver<bool>,
 }
@@ -134,6 +136,7 @@ impl ControlServer {
             handles: Handles::of(fg),
             sample: Mutex::new(Sample::default()),
             token: opts.token.clone().filter(|t| !t.is_empty()),
+            loopback: addr.ip().is_loopback(),
             closing: rx.clone(),
         });
         let rt = tokio::runtime::Builder::new_current_thread()

@@ -325,3 +325,28 @@ fn the_websocket_carries_metrics_and_published_documents() {
         );
     });
 }
+
+#[test]
+fn pages_of_other_sites_are_refused() {
+    let r = run(None);
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let get = |origin: &str| {
+        let mut resp = agent
+            .get(&format!("{}/api/graph", r.base))
+            .header("Origin", origin)
+            .call()
+            .unwrap();
+        (
+            resp.status().as_u16(),
+            resp.body_mut().read_to_string().unwrap(),
+        )
+    };
+    let (status, body) = get("https://evil.example");
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("requests from pages of `https://evil.example` are not accepted"));
+    let own = r.base.clone();
+    assert_eq!(get(&own).0, 200);
+}
