@@ -5,8 +5,8 @@
 //! Two checks protect a port from web pages the operator happens to visit: a request that
 //! comes from a page (it has an `Origin`) must come from the control port's own origin (a
 //! page elsewhere cannot open the WebSocket or call the API), and a port bound to loopback
-//! answers only to loopback host names (`127.0.0.1`, `localhost`, `[::1]`), which defeats DNS
-//! rebinding.
+//! without a token answers only to loopback host names (`127.0.0.1`, `localhost`, `[::1]`),
+//! which defeats DNS rebinding.
 
 use std::sync::Arc;
 

@@ -100,7 +100,8 @@ pub(crate) struct AppState {
     pub(crate) handles: Handles,
     pub(crate) sample: Mutex<Sample>,
     pub(crate) token: Option<String>,
-    /// Bound to a loopback address (then only loopback `Host` names are served).
+    /// Bound to a loopback address without a token (then only loopback `Host` names are
+    /// served; with a token the token protects it, e.g. behind a reverse proxy).
     pub(crate) loopback: bool,
     /// Turns true when the server stops (WebSocket handlers end on it).
     pub(crate) closing: tokio::sync::watch::Receiver<bool>,
@@ -136,7 +137,7 @@ impl ControlServer {
             handles: Handles::of(fg),
             sample: Mutex::new(Sample::default()),
             token: opts.token.clone().filter(|t| !t.is_empty()),
-            loopback: addr.ip().is_loopback(),
+            loopback: addr.ip().is_loopback() && opts.token.as_deref().is_none_or(str::is_empty),
             closing: rx.clone(),
         });
         let rt = tokio::runtime::Builder::new_current_thread()
