@@ -6,3 +6,8 @@ mod util;
 
 mod cli;
 mod control;
+mod grape_dsp;
+mod grape_io;
+mod plan;
+mod registry;
+mod service;

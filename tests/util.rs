@@ -93,3 +93,67 @@ pub fn stdout(o: &Output) -> String {
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
+
+/// A UDP port on 127.0.0.1 that was free a moment ago.
+pub fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .map(|a| a.port())
+        .expect("bind a UDP port")
+}
+
+/// Waits (at most 30 s) until some process has bound UDP `port` on 127.0.0.1: binding it
+/// ourselves then fails with "address in use".
+pub fn wait_udp_bound(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+        assert!(
+            Instant::now() < deadline,
+            "nothing bound UDP port {port} within 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Sends signal `sig` to process `pid`.
+pub fn signal(pid: u32, sig: i32) {
+    extern "C" {
+        fn kill(pid: i32, sig: i32) -> i32;
+    }
+    // SAFETY: kill(2) with a pid we spawned and a signal number.
+    let rc = unsafe { kill(pid as i32, sig) };
+    assert_eq!(rc, 0, "kill({pid}, {sig})");
+}
+
+/// Waits (at most `limit`) for a child to exit; kills it and panics after that.
+pub fn wait_child(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
+    let start = Instant::now();
+    loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            return s;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            panic!("process did not exit within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Runs `python3 -c SCRIPT ARGS...` and returns its standard output; panics (with the
+/// script's error) if it fails. Tests that need numpy, sigmf, ... fail when they are missing.
+pub fn python(script: &str, args: &[&str]) -> String {
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("python3 must be installed for this test");
+    assert!(
+        out.status.success(),
+        "python3 failed (install the packages with `pip install numpy sigmf`):\n{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    stdout(&out)
+}

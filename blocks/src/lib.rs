@@ -9,10 +9,16 @@
 //! | [`sources`] | `signal_source`, `null_source`, `file_source` |
 //! | [`stream`] | `copy`, `head`, `throttle`, `multiply_const`, `add` |
 //! | [`sinks`] | `null_sink`, `file_sink`, `message_sink`, `web_spectrum` |
-//! | [`net`] | `zmq_pub_sink`, `zmq_sub_source`, `zmq_push_sink`, `zmq_pull_source` |
-//! | [`debug`] | `tag_debug` |
+//! | [`debug`] | `tag_debug`, `fault_inject` |
+//! | [`dsp`] | `decimate` |
+//! | [`grape`] | `wwv_sim`, `tone_detect` |
+//! | [`net`] | `rtp_source`, `rtp_sink`, `zmq_pub_sink`, `zmq_sub_source`, `zmq_push_sink`, `zmq_pull_source` |
+//! | [`archive`] | `binary_archive` |
 
+pub mod archive;
 pub mod debug;
+pub mod dsp;
+pub mod grape;
 pub mod net;
 pub mod sinks;
 pub mod sources;

@@ -63,12 +63,18 @@ pub struct Settings {
     pub name: String,
     /// Worker threads for non-blocking blocks (default: the number of cores).
     pub workers: Option<usize>,
-    /// Default edge buffer size in bytes.
+    /// Default edge buffer size in bytes (256 KiB: large chunks per call keep per-call
+    /// overhead and cross-core wake-ups low; see docs/performance.md).
     pub buffer_bytes: usize,
     /// Default message queue length.
     pub message_queue: usize,
     /// Stop after this long (as `flow run --duration`).
     pub duration: Option<Duration>,
+    /// A running block with input waiting that makes no progress for this long is stalled
+    /// (health red; `flow run --systemd` stops the watchdog pings).
+    pub stall_after: Duration,
+    /// No stall is reported this long after start (slow first reads, device warm-up).
+    pub startup_grace: Duration,
 }
 
 impl Default for Settings {
@@ -76,9 +82,11 @@ impl Default for Settings {
         Settings {
             name: "flowgraph".into(),
             workers: None,
-            buffer_bytes: 64 * 1024,
+            buffer_bytes: 256 * 1024,
             message_queue: 4096,
             duration: None,
+            stall_after: Duration::from_secs(60),
+            startup_grace: Duration::from_secs(120),
         }
     }
 }

@@ -93,6 +93,7 @@ pub struct Harness {
     metrics: Arc<BlockMetrics>,
     stop: Arc<AtomicBool>,
     params: crate::runtime::ParamHandle,
+    keep_outputs: bool,
     /// The block's signature.
     pub signature: Signature,
 }
@@ -305,6 +306,7 @@ impl Harness {
             metrics,
             stop,
             params: params_handle,
+            keep_outputs: true,
             signature: sig,
         })
     }
@@ -313,6 +315,18 @@ impl Harness {
     pub fn on_error(mut self, on_error: OnError) -> Self {
         self.inst.set_on_error(on_error);
         self
+    }
+
+    /// Drops what the block produces instead of keeping it (for long runs, such as CPU
+    /// calibration); counters still count it.
+    pub fn discard_outputs(mut self) -> Self {
+        self.keep_outputs = false;
+        self
+    }
+
+    /// Bytes queued on stream input `port` and not yet fed to the block.
+    pub fn queued_input_bytes(&self, port: usize) -> usize {
+        self.inputs[port].data.len()
     }
 
     /// Queues items on stream input `port`.
@@ -451,7 +465,7 @@ impl Harness {
     fn drain(&mut self) {
         for (buf, data, tags) in &mut self.outputs {
             let win = buf.readable(0);
-            if win.available > 0 {
+            if win.available > 0 && self.keep_outputs {
                 let bytes = win.available as usize * buf.item_type().size();
                 // SAFETY: the reader may read its window.
                 data.extend_from_slice(unsafe {
@@ -464,15 +478,21 @@ impl Harness {
                 win.pos + win.available + u64::from(win.finished),
                 &mut t,
             );
-            for tag in t {
-                if !tags.contains(&tag) {
-                    tags.push(tag);
+            if self.keep_outputs {
+                for tag in t {
+                    if !tags.contains(&tag) {
+                        tags.push(tag);
+                    }
                 }
             }
             buf.consume(0, win.available);
         }
         for (rx, got) in &mut self.msg_rx {
-            got.extend(rx.try_iter());
+            if self.keep_outputs {
+                got.extend(rx.try_iter());
+            } else {
+                rx.try_iter().for_each(drop);
+            }
         }
     }
 

@@ -14,6 +14,8 @@
 //! | [`config`] | TOML loading, interpolation, overrides and validation with locations |
 //! | [`runtime`] | scheduler, supervision, stop and drain |
 //! | [`harness`] | run one block without the scheduler, for tests |
+//! | [`service`] | systemd notification and the stall watchdog |
+//! | [`plan`] | `flow plan`: rates, disk, memory and CPU of a flowgraph before it runs |
 //! | [`cli`] | the `flow` command line (`run`, `check`, `blocks`, `graph`) |
 //!
 //! Block authors start from [`prelude`] and the example in [`block`].
@@ -30,9 +32,11 @@ pub mod item;
 pub mod log;
 pub mod message;
 pub mod metrics;
+pub mod plan;
 pub mod port;
 pub mod registry;
 pub mod runtime;
+pub mod service;
 pub mod tag;
 
 #[doc(hidden)]
@@ -45,7 +49,9 @@ pub mod prelude {
     pub use crate::message::{Message, Value};
     pub use crate::metrics::Counter;
     pub use crate::port::{MessageInput, MessageOutput, StreamInput, StreamOutput, WorkIo};
-    pub use crate::registry::{BlockDef, BuildContext, ParamError, Signature, TypeSpec};
+    pub use crate::registry::{
+        BlockDef, BuildContext, ParamError, PlanInfo, PlanInputs, Signature, Storage, TypeSpec,
+    };
     pub use crate::tag::{ItemTag, Tag, TimeSource};
     pub use crate::{dispatch_item_type, register_block};
     pub use schemars::JsonSchema;

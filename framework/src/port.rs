@@ -259,6 +259,8 @@ pub struct StreamOutput {
     tags: Vec<ItemTag>,
     scratch: Vec<ItemTag>,
     pending_gap: u64,
+    /// Position of the item the pending gap precedes (the next one produced after the drop).
+    pending_gap_at: u64,
     dropped: u64,
     live: LiveDrop,
 }
@@ -282,6 +284,7 @@ impl StreamOutput {
             tags: Vec::new(),
             scratch: Vec::new(),
             pending_gap: 0,
+            pending_gap_at: 0,
             dropped: 0,
             live: LiveDrop {
                 dropping: false,
@@ -364,10 +367,39 @@ impl StreamOutput {
     }
 
     /// Records `n` samples lost before the next produced item: counted as drops and
-    /// reported downstream as a [`Tag::Gap`] on that item.
+    /// reported downstream as a [`Tag::Gap`] on that item (the item produced after this
+    /// call, even when items were produced earlier in the same work call).
     pub fn drop_items(&mut self, n: u64) {
+        let at = self.position();
+        if self.pending_gap > 0 && self.pending_gap_at != at {
+            // Items were produced since the earlier drop: that gap precedes the first of them.
+            self.tags.push(ItemTag {
+                position: self.pending_gap_at,
+                tag: Tag::Gap(self.pending_gap),
+            });
+            self.pending_gap = 0;
+        }
+        self.pending_gap_at = at;
         self.pending_gap += n;
         self.dropped += n;
+    }
+
+    /// For live sources: true when [`StreamOutput::write_live`] would write now, false in
+    /// its dropping phase (or with no space). Lets a source keep a tag (time, rate) for the
+    /// first item that is actually written instead of tagging one that will be dropped.
+    pub fn live_accepts(&mut self) -> bool {
+        self.update_live_state();
+        !self.live.dropping && self.space() > 0
+    }
+
+    fn update_live_state(&mut self) {
+        let cap = self.buf.capacity() as f64;
+        let fill = (cap - (self.space - self.produced) as f64) / cap;
+        if self.live.dropping && fill <= self.live.low {
+            self.live.dropping = false;
+        } else if !self.live.dropping && fill >= self.live.high {
+            self.live.dropping = true;
+        }
     }
 
     /// For live sources: writes `items`, or drops them when downstream is full.
@@ -376,13 +408,7 @@ impl StreamOutput {
     /// drains below the low watermark (50 %), so the source neither blocks nor flaps. Drops
     /// are counted and become a gap tag on the next written item. Returns items written.
     pub fn write_live<T: Item>(&mut self, items: &[T]) -> usize {
-        let cap = self.buf.capacity() as f64;
-        let fill = (cap - (self.space - self.produced) as f64) / cap;
-        if self.live.dropping && fill <= self.live.low {
-            self.live.dropping = false;
-        } else if !self.live.dropping && fill >= self.live.high {
-            self.live.dropping = true;
-        }
+        self.update_live_state();
         if self.live.dropping {
             self.drop_items(items.len() as u64);
             return 0;
@@ -433,9 +459,10 @@ impl StreamOutput {
     /// Runtime: publishes what was produced and tagged. Returns (items, dropped on lossy edges).
     pub(crate) fn commit(&mut self) -> (u64, u64) {
         let n = self.produced;
-        if self.pending_gap > 0 && n > 0 {
+        if self.pending_gap > 0 && self.pending_gap_at < self.pos + n {
+            // An item was produced after the drop: the gap precedes it.
             self.tags.push(ItemTag {
-                position: self.pos,
+                position: self.pending_gap_at.max(self.pos),
                 tag: Tag::Gap(self.pending_gap),
             });
             self.pending_gap = 0;
@@ -664,4 +691,81 @@ pub(crate) fn record_output_drops(outputs: &mut [StreamOutput], metrics: &BlockM
         metrics.dropped.fetch_add(total, Ordering::Relaxed);
     }
     total
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::harness::Harness;
+    use crate::prelude::*;
+
+    /// Parameters of `port_drop_test` (none).
+    #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    struct P {}
+
+    /// In one call: writes 0..3, drops 2, writes 5..8; then in a second call drops 1 and
+    /// in a third writes 9.
+    struct DropInCall {
+        calls: u32,
+    }
+
+    impl Block for DropInCall {
+        fn work(&mut self, io: &mut WorkIo) -> Result<Flow, BlockError> {
+            let out = &mut io.outputs[0];
+            self.calls += 1;
+            match self.calls {
+                1 => {
+                    out.write_live(&[0i32, 1, 2]);
+                    out.drop_items(2);
+                    out.write_live(&[5i32, 6, 7]);
+                }
+                2 => out.drop_items(1),
+                _ => {
+                    assert!(out.live_accepts());
+                    out.write_live(&[9i32]);
+                    return Ok(Flow::Done);
+                }
+            }
+            Ok(Flow::Continue)
+        }
+    }
+
+    struct DropInCallDef;
+    impl BlockDef for DropInCallDef {
+        type Params = P;
+        const NAME: &'static str = "port_drop_test";
+        const SUMMARY: &'static str = "test";
+        const DOC: &'static str = "test";
+        const EXAMPLE: &'static str = "";
+        fn signature(_: &P) -> Signature {
+            Signature::new().output("out", ItemType::I32).live()
+        }
+        fn build(_: &P, _: &BuildContext) -> Result<Box<dyn Block>, BlockError> {
+            Ok(Box::new(DropInCall { calls: 0 }))
+        }
+    }
+
+    #[test]
+    fn a_drop_inside_a_call_tags_the_item_after_it() {
+        let mut h = Harness::of::<DropInCallDef>(P {}, &[]).unwrap();
+        h.run_for(std::time::Duration::from_secs(5));
+        assert!(h.is_done());
+        assert_eq!(h.output::<i32>(0), vec![0, 1, 2, 5, 6, 7, 9]);
+        let gaps: Vec<(u64, u64)> = h
+            .output_tags(0)
+            .iter()
+            .filter_map(|t| match t.tag {
+                Tag::Gap(n) => Some((t.position, n)),
+                _ => None,
+            })
+            .collect();
+        // Item 3 (value 5) follows the 2 dropped; item 6 (value 9) follows 1 more.
+        assert_eq!(gaps, vec![(3, 2), (6, 1)]);
+        assert_eq!(
+            h.metrics()
+                .dropped
+                .load(std::sync::atomic::Ordering::Relaxed),
+            3
+        );
+    }
 }

@@ -14,6 +14,7 @@ use serde::Serialize;
 
 use crate::block::{Block, BlockError};
 use crate::item::ItemType;
+pub use crate::plan::{PlanInfo, PlanInputs, Storage};
 use crate::tag::Propagation;
 
 /// The type of a stream port.
@@ -261,6 +262,13 @@ pub trait BlockDef: 'static {
 
     /// Builds a fresh block (at start and at every restart).
     fn build(params: &Self::Params, ctx: &BuildContext) -> Result<Box<dyn Block>, BlockError>;
+
+    /// What `flow plan` should know: output rates, pacing and storage (pure). The default is
+    /// a 1:1 block that stores nothing.
+    fn plan(params: &Self::Params, inputs: &PlanInputs) -> PlanInfo {
+        let _ = (params, inputs);
+        PlanInfo::default()
+    }
 }
 
 /// Parsed params of some block type, type-erased.
@@ -273,6 +281,8 @@ pub trait AnyParams: Send + Sync {
     fn build(&self, ctx: &BuildContext) -> Result<Box<dyn Block>, BlockError>;
     /// The params as TOML (effective values, defaults filled in).
     fn to_toml(&self) -> Option<toml::Value>;
+    /// The block's plan at these input rates.
+    fn plan(&self, inputs: &PlanInputs) -> PlanInfo;
 }
 
 struct Parsed<D: BlockDef>(D::Params);
@@ -289,6 +299,9 @@ impl<D: BlockDef> AnyParams for Parsed<D> {
     }
     fn to_toml(&self) -> Option<toml::Value> {
         toml::Value::try_from(&self.0).ok()
+    }
+    fn plan(&self, inputs: &PlanInputs) -> PlanInfo {
+        D::plan(&self.0, inputs)
     }
 }
 

@@ -25,7 +25,7 @@ pub enum FileMode {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FileSinkParams {
-    /// File to write.
+    /// File to write (missing parent directories are created).
     pub path: PathBuf,
     /// What to do when the file exists at start. After a restart (`on_error = "restart"`)
     /// the sink always appends, so nothing written before the error is lost.
@@ -69,6 +69,10 @@ impl Block for FileSink {
             (FileMode::Overwrite, false) => o.truncate(true).create(true),
             (FileMode::CreateNew, false) => o.create_new(true),
         };
+        if let Some(dir) = self.p.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| BlockError::io(format!("creating {}", dir.display()), e))?;
+        }
         let f = o
             .open(&self.p.path)
             .map_err(|e| BlockError::io(format!("opening {}", self.p.path.display()), e))?;
@@ -121,6 +125,19 @@ impl BlockDef for FileSinkDef {
             .manual_tags()
     }
 
+    fn plan(p: &FileSinkParams, inputs: &PlanInputs) -> PlanInfo {
+        let size = inputs.types.first().map_or(0, |t| t.size()) as f64;
+        let storage = inputs.first_rate().map(|r| Storage {
+            path: p.path.clone(),
+            bytes_per_second: r * size,
+            limit_bytes: None,
+        });
+        PlanInfo {
+            storage: storage.into_iter().collect(),
+            ..PlanInfo::default()
+        }
+    }
+
     fn build(p: &FileSinkParams, _: &BuildContext) -> Result<Box<dyn Block>, BlockError> {
         Ok(Box::new(FileSink {
             p: p.clone(),
@@ -166,6 +183,16 @@ mod tests {
         h.push_input(0, &data[..10]);
         h.run_to_end().unwrap();
         assert_eq!(std::fs::metadata(&path).unwrap().len(), 200_040);
+    }
+
+    #[test]
+    fn creates_missing_directories() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a/b/out.f32");
+        let mut h = Harness::of::<FileSinkDef>(params(&path, ""), &[ItemType::F32]).unwrap();
+        h.push_input(0, &[1.0f32, 2.0]);
+        h.run_to_end().unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 8);
     }
 
     #[test]

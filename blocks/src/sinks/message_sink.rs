@@ -12,7 +12,8 @@ use crate::util::fsync::{FsyncPolicy, SyncClock};
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MessageSinkParams {
-    /// File to append JSON lines to; standard output when absent.
+    /// File to append JSON lines to (missing parent directories are created); standard
+    /// output when absent.
     #[serde(default)]
     pub path: Option<PathBuf>,
     /// When to force data to disk: `always`, `never` (at close only) or an interval.
@@ -53,6 +54,10 @@ impl MessageSink {
 impl Block for MessageSink {
     fn start(&mut self, ctx: &BlockContext) -> Result<(), BlockError> {
         if let Some(path) = &self.p.path {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| BlockError::io(format!("creating {}", dir.display()), e))?;
+            }
             let f = OpenOptions::new()
                 .create(true)
                 .append(true)

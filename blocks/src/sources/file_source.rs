@@ -171,6 +171,14 @@ impl BlockDef for FileSourceDef {
         e
     }
 
+    fn plan(p: &FileSourceParams, _: &PlanInputs) -> PlanInfo {
+        PlanInfo {
+            output_rates: Some(vec![p.sample_rate]),
+            paced: p.throttle,
+            ..PlanInfo::default()
+        }
+    }
+
     fn build(p: &FileSourceParams, _: &BuildContext) -> Result<Box<dyn Block>, BlockError> {
         Ok(Box::new(FileSource {
             p: p.clone(),

@@ -43,6 +43,13 @@ impl BlockDef for NullSourceDef {
         Signature::new().output("out", p.item)
     }
 
+    fn plan(_: &NullSourceParams, _: &PlanInputs) -> PlanInfo {
+        PlanInfo {
+            output_rates: Some(vec![None]),
+            ..PlanInfo::default()
+        }
+    }
+
     fn build(p: &NullSourceParams, _: &BuildContext) -> Result<Box<dyn Block>, BlockError> {
         Ok(
             dispatch_item_type!(p.item, T => Box::new(NullSource::<T>(Default::default())) as Box<dyn Block>),

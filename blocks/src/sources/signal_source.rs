@@ -221,6 +221,15 @@ impl BlockDef for SignalSourceDef {
         e
     }
 
+    fn plan(p: &SignalSourceParams, _: &PlanInputs) -> PlanInfo {
+        // Nominal rate: unthrottled, the source runs as fast as downstream takes items.
+        PlanInfo {
+            output_rates: Some(vec![Some(p.sample_rate)]),
+            items: p.items,
+            ..PlanInfo::default()
+        }
+    }
+
     fn build(p: &SignalSourceParams, _: &BuildContext) -> Result<Box<dyn Block>, BlockError> {
         Ok(Box::new(SignalSource {
             p: p.clone(),

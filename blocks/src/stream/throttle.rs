@@ -78,6 +78,14 @@ impl BlockDef for ThrottleDef {
         }
     }
 
+    fn plan(p: &ThrottleParams, _: &PlanInputs) -> PlanInfo {
+        PlanInfo {
+            output_rates: Some(vec![Some(p.rate)]),
+            paced: true,
+            ..PlanInfo::default()
+        }
+    }
+
     fn build(p: &ThrottleParams, ctx: &BuildContext) -> Result<Box<dyn Block>, BlockError> {
         let rate = p.rate;
         Ok(

@@ -5,6 +5,7 @@
 //! type was asked for; 2 a flowgraph file has problems (`run`, `graph`) or the command line
 //! is wrong; 130 a second Ctrl-C.
 
+pub mod bench;
 pub mod blocks;
 pub mod check;
 pub mod docs;
@@ -12,10 +13,12 @@ pub mod graph;
 pub mod http;
 pub mod logging;
 pub mod overrides;
+pub mod plan;
 pub mod render;
 pub mod run;
 pub mod signals;
 pub mod status;
+pub mod status_command;
 pub mod summary;
 pub mod top;
 
@@ -47,6 +50,12 @@ pub enum Command {
     Blocks(blocks::BlocksArgs),
     /// Print a flowgraph as a Graphviz DOT or Mermaid diagram.
     Graph(graph::GraphArgs),
+    /// Rates, disk, memory and CPU of a flowgraph against this host; fails if it does not fit.
+    Plan(plan::PlanArgs),
+    /// Health of a running flowgraph (exit code: 0 ok, 1 degraded, 2 failed, 3 not running).
+    Status(status_command::StatusArgs),
+    /// Run a built-in benchmark workload (figures in the performance guide).
+    Bench(bench::BenchArgs),
     /// Show a live table of the blocks of a flowgraph running with --http.
     Top(top::TopArgs),
     /// Generate reference documentation.
@@ -64,6 +73,9 @@ pub fn main() -> ExitCode {
         Command::Check(a) => check::execute(a, &mut out, &mut err),
         Command::Blocks(a) => blocks::execute(a, &mut out, &mut err),
         Command::Graph(a) => graph::execute(a, &mut out, &mut err),
+        Command::Plan(a) => plan::execute(a, &mut out, &mut err),
+        Command::Status(a) => status_command::execute(a, &mut out, &mut err),
+        Command::Bench(a) => bench::execute(a, &mut out, &mut err),
         Command::Top(a) => top::main(a),
         Command::Docs(a) => docs::execute(a, &mut out),
     }

@@ -15,6 +15,9 @@ use super::status::{Status, REFRESH};
 use super::summary;
 use crate::config;
 use crate::runtime::Flowgraph;
+use crate::service::notify::{self, Notifier};
+use crate::service::snapshot::{self, Snapshot, StatusFile};
+use crate::service::watchdog::{Verdict, Watchdog};
 
 /// Arguments of `flow run`.
 #[derive(Args, Debug, Clone)]
@@ -33,6 +36,14 @@ pub struct RunArgs {
     /// Control port.
     #[command(flatten)]
     pub http: super::http::HttpArgs,
+    /// Run under systemd: notify READY once every block has started, and send watchdog
+    /// pings (WatchdogSec) only while no block is stalled or failed.
+    #[arg(long)]
+    pub systemd: bool,
+    /// Where to keep the status `flow status` reads (default:
+    /// `$XDG_RUNTIME_DIR/flow/NAME.status.json`, else in the temporary directory).
+    #[arg(long, value_name = "PATH")]
+    pub status_file: Option<PathBuf>,
 }
 
 /// What `flow run` needs from its surroundings (so tests can run it).
@@ -111,11 +122,12 @@ pub fn execute(args: &RunArgs, env: RunEnv<'_>) -> ExitCode {
             let _ = writeln!(env.err, "control port: http://{}/", c.addr());
         }
     }
+    let mut service = Service::new(args, &graph, &fg);
     let mut status = (env.live_status && !args.quiet).then(|| Status::new(&graph, &fg));
     let started = Instant::now();
     let mut stopping = false;
     loop {
-        if fg.wait_timeout(REFRESH) {
+        if fg.wait_timeout(service.tick_interval()) {
             break;
         }
         let interrupted = env.interrupts.as_ref().is_some_and(Interrupts::requested);
@@ -138,15 +150,18 @@ pub fn execute(args: &RunArgs, env: RunEnv<'_>) -> ExitCode {
             }
             fg.stop();
         }
+        service.tick(&fg, stopping);
         if let Some(s) = &mut status {
             s.refresh(&fg);
         }
     }
+    service.stopping();
     if let Some(s) = status.take() {
         s.finish();
     }
     let blocks = fg.blocks.clone();
     let report = fg.wait();
+    service.finish();
     drop(control);
     if !args.quiet {
         let _ = env
@@ -165,6 +180,121 @@ pub fn execute(args: &RunArgs, env: RunEnv<'_>) -> ExitCode {
             }
         }
         ExitCode::from(1)
+    }
+}
+
+/// The stall watchdog and, under `--systemd`, the service manager notifications.
+struct Service {
+    name: String,
+    status_file: Option<StatusFile>,
+    watchdog: Watchdog,
+    notifier: Option<Notifier>,
+    ping_every: Option<Duration>,
+    last_ping: Option<Instant>,
+    last_verdict: Verdict,
+}
+
+impl Service {
+    fn new(args: &RunArgs, graph: &crate::graph::Graph, fg: &Flowgraph) -> Self {
+        let path = args
+            .status_file
+            .clone()
+            .unwrap_or_else(|| snapshot::default_path(&graph.settings.name));
+        let status_file = match StatusFile::new(path.clone()) {
+            Ok(f) => Some(f),
+            Err(e) => {
+                tracing::warn!(path = %path.display(), "cannot keep a status file, so `flow status` will not see this run: {e}");
+                None
+            }
+        };
+        let notifier = if args.systemd {
+            match Notifier::from_env() {
+                Ok(Some(n)) => Some(n),
+                Ok(None) => {
+                    tracing::warn!("--systemd: $NOTIFY_SOCKET is not set, so there is no service manager to notify");
+                    None
+                }
+                Err(e) => {
+                    tracing::error!("--systemd: cannot open the notification socket: {e}");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        if let Some(n) = &notifier {
+            let _ = n.ready(&format!("{} blocks running", fg.blocks.len()));
+        }
+        Service {
+            name: graph.settings.name.clone(),
+            status_file,
+            watchdog: Watchdog::new(fg, graph.settings.stall_after, graph.settings.startup_grace),
+            ping_every: notifier
+                .as_ref()
+                .and(notify::watchdog_interval())
+                .map(|d| d / 2),
+            notifier,
+            last_ping: None,
+            last_verdict: Verdict::Starting,
+        }
+    }
+
+    /// Checks progress; pings the watchdog when due and everything is healthy.
+    fn tick(&mut self, fg: &Flowgraph, stopping: bool) {
+        let verdict = self.watchdog.check(fg);
+        if let Some(n) = &self.notifier {
+            if verdict != self.last_verdict {
+                let _ = n.status(&match &verdict {
+                    Verdict::Starting => "starting".to_string(),
+                    Verdict::Healthy => format!("{} blocks healthy", fg.blocks.len()),
+                    Verdict::Unhealthy(v) => {
+                        let list: Vec<String> =
+                            v.iter().map(|(b, r)| format!("{b}: {r}")).collect();
+                        format!("unhealthy: {}", list.join("; "))
+                    }
+                });
+            }
+            let due = self
+                .ping_every
+                .is_some_and(|every| self.last_ping.is_none_or(|t| t.elapsed() >= every));
+            // Draining after a stop is progress too: keep pinging while healthy.
+            if due
+                && (matches!(verdict, Verdict::Healthy | Verdict::Starting)
+                    || (stopping && !matches!(verdict, Verdict::Unhealthy(_))))
+            {
+                let _ = n.watchdog();
+                self.last_ping = Some(Instant::now());
+            }
+        }
+        self.last_verdict = verdict;
+        if let Some(f) = &self.status_file {
+            if let Err(e) = f.write(&self.snapshot(fg)) {
+                tracing::debug!(path = %f.path().display(), "status file: {e}");
+            }
+        }
+    }
+
+    /// The current status.
+    fn snapshot(&self, fg: &Flowgraph) -> Snapshot {
+        Snapshot::capture(&self.name, fg, &self.last_verdict)
+    }
+
+    /// The run is over: the status file goes (a stale one would claim a run that is not).
+    fn finish(&self) {
+        if let Some(f) = &self.status_file {
+            f.remove();
+        }
+    }
+
+    /// How often the run loop should call [`Service::tick`].
+    fn tick_interval(&self) -> Duration {
+        self.ping_every.map_or(REFRESH, |p| p.min(REFRESH))
+    }
+
+    fn stopping(&self) {
+        if let Some(n) = &self.notifier {
+            let _ = n.stopping();
+        }
     }
 }
 

@@ -4,19 +4,9 @@
 use std::fmt::Write;
 
 use crate::log::group_thousands;
-use crate::metrics::BlockState;
 use crate::runtime::{BlockHandle, RunReport};
 
-/// The name of a state as the summary and status show it.
-pub fn state_name(s: BlockState) -> &'static str {
-    match s {
-        BlockState::Idle => "idle",
-        BlockState::Running => "running",
-        BlockState::Restarting => "restarting",
-        BlockState::Done => "done",
-        BlockState::Failed => "failed",
-    }
-}
+pub use crate::service::snapshot::state_name;
 
 /// The summary table, then how long the run took and which blocks failed.
 pub fn render(blocks: &[BlockHandle], report: &RunReport) -> String {
@@ -81,7 +71,7 @@ fn round_ms(d: std::time::Duration) -> std::time::Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::BlockMetrics;
+    use crate::metrics::{BlockMetrics, BlockState};
     use std::sync::atomic::Ordering;
     use std::sync::Arc;
     use std::time::Duration;

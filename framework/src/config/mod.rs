@@ -9,7 +9,7 @@
 //! [flowgraph]            # optional
 //! name = "demo"          # default: the file stem
 //! workers = 2            # pool threads (default: one per core)
-//! buffer_bytes = 65536   # default edge buffer size
+//! buffer_bytes = 262144  # default edge buffer size
 //! message_queue = 4096   # message queue length
 //! duration = "30s"       # stop after this long
 //!

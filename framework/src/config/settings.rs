@@ -1,4 +1,5 @@
-//! The `[flowgraph]` table: name, worker threads, default buffer sizes and run duration.
+//! The `[flowgraph]` table: name, worker threads, default buffer sizes, run duration and
+//! the stall watchdog's limits.
 
 use crate::graph::Settings;
 
@@ -9,12 +10,14 @@ use super::tree::Node;
 use super::values;
 
 /// The keys `[flowgraph]` takes.
-pub const KEYS: [&str; 5] = [
+pub const KEYS: [&str; 7] = [
     "name",
     "workers",
     "buffer_bytes",
     "message_queue",
     "duration",
+    "stall_after",
+    "startup_grace",
 ];
 
 /// Reads `[flowgraph]` (absent: defaults, named `default_name`).
@@ -44,23 +47,9 @@ pub(crate) fn read(ctx: &mut Ctx<'_>, node: Option<&Node>, default_name: &str) -
             "message_queue" => {
                 s.message_queue = values::positive(ctx, n, key, owner).unwrap_or(s.message_queue)
             }
-            "duration" => {
-                if let Some(text) = values::string(ctx, n, key, owner) {
-                    match humantime::parse_duration(&text) {
-                        Ok(d) => s.duration = Some(d),
-                        Err(err) => {
-                            ctx.error(
-                                DiagnosticKind::InvalidOption,
-                                &n.origin,
-                                format!(
-                                    "`duration` of [flowgraph] is not a duration (`{text}`): {err}"
-                                ),
-                            )
-                            .help("write it like \"30s\", \"10min\" or \"2h 30m\"");
-                        }
-                    }
-                }
-            }
+            "duration" => s.duration = duration(ctx, n, key).or(s.duration),
+            "stall_after" => s.stall_after = duration(ctx, n, key).unwrap_or(s.stall_after),
+            "startup_grace" => s.startup_grace = duration(ctx, n, key).unwrap_or(s.startup_grace),
             other => {
                 let help = suggest::did_you_mean(other, &KEYS)
                     .unwrap_or_else(|| format!("[flowgraph] takes {}", suggest::list(&KEYS)));
@@ -74,4 +63,21 @@ pub(crate) fn read(ctx: &mut Ctx<'_>, node: Option<&Node>, default_name: &str) -
         }
     }
     s
+}
+
+/// Reads a duration such as `"30s"` or `"2h 30m"`.
+fn duration(ctx: &mut Ctx<'_>, n: &Node, key: &str) -> Option<std::time::Duration> {
+    let text = values::string(ctx, n, key, "[flowgraph]")?;
+    match humantime::parse_duration(&text) {
+        Ok(d) => Some(d),
+        Err(err) => {
+            ctx.error(
+                DiagnosticKind::InvalidOption,
+                &n.origin,
+                format!("`{key}` of [flowgraph] is not a duration (`{text}`): {err}"),
+            )
+            .help("write it like \"30s\", \"10min\" or \"2h 30m\"");
+            None
+        }
+    }
 }

@@ -56,6 +56,36 @@ pub(crate) fn place(graph: &Graph) -> Placement {
     }
 }
 
+/// The minimum size in items of the buffer behind output `port` of block `bi`: the
+/// flowgraph's `buffer_bytes`, the block's `buffer` override, and twice what the producer
+/// or any consumer needs per call, whichever is largest (the ring then rounds up to whole
+/// pages). Sizing from what blocks declare is what keeps a block that needs more items than
+/// the default buffer from deadlocking.
+pub(crate) fn buffer_items(graph: &Graph, bi: usize, port: usize) -> usize {
+    let block = &graph.blocks[bi];
+    let spec = &block.signature.outputs[port];
+    let item_size = match spec.kind {
+        PortKind::Stream(_) => block
+            .stream_outputs()
+            .position(|(p, _)| p == port)
+            .and_then(|k| block.output_types.get(k))
+            .map_or(1, |t| t.size()),
+        PortKind::Message => 1,
+    };
+    let mut items = (graph.settings.buffer_bytes / item_size)
+        .max(block.buffer_items.unwrap_or(0))
+        .max(2 * spec.min_items);
+    for e in graph
+        .edges
+        .iter()
+        .filter(|e| e.from_block == bi && e.from_port == port)
+    {
+        let reader = &graph.blocks[e.to_block].signature.inputs[e.to_port];
+        items = items.max(2 * reader.min_items);
+    }
+    items
+}
+
 /// Everything [`super::Flowgraph::start`] needs to spawn threads.
 pub(crate) struct Built {
     pub(crate) instances: Vec<BlockInstance>,
@@ -96,14 +126,7 @@ pub(crate) fn build(graph: &Graph, stop: &Arc<AtomicBool>) -> Result<Built, Runt
                 .iter()
                 .filter(|e| e.from_block == bi && e.from_port == port)
                 .collect();
-            let mut min_items = graph.settings.buffer_bytes / item_type.size();
-            min_items = min_items
-                .max(block.buffer_items.unwrap_or(0))
-                .max(2 * spec.min_items);
-            for e in &edges {
-                let reader = &graph.blocks[e.to_block].signature.inputs[e.to_port];
-                min_items = min_items.max(2 * reader.min_items);
-            }
+            let min_items = buffer_items(graph, bi, port);
             let shared_edges: Vec<_> = edges
                 .iter()
                 .filter(|e| e.policy == EdgePolicy::Block)

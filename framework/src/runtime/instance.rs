@@ -149,13 +149,12 @@ impl BlockInstance {
         }
         if !self.started {
             self.started = true;
-            self.metrics.set_state(BlockState::Running);
             self.running_since = Some(Instant::now());
             let Some(block) = self.block.as_mut() else {
                 return self.end(None);
             };
             match catch_unwind(AssertUnwindSafe(|| block.start(&self.ctx))) {
-                Ok(Ok(())) => {}
+                Ok(Ok(())) => self.metrics.set_state(BlockState::Running),
                 Ok(Err(e)) => return self.fail(e),
                 Err(p) => return self.fail(panic_error(p)),
             }

@@ -10,7 +10,7 @@
 //! Stopping: [`Flowgraph::stop`] asks every source to finish; end of stream then flows down
 //! the graph, so every block drains its inputs and every sink flushes and finalizes.
 
-mod build;
+pub(crate) mod build;
 pub(crate) mod instance;
 pub mod settable;
 
@@ -199,7 +199,7 @@ impl Flowgraph {
                 .map_err(RuntimeError::Thread)?;
             threads.push(handle);
         }
-        Ok(Flowgraph {
+        let fg = Flowgraph {
             threads,
             stop,
             wakers: built.wakers,
@@ -207,7 +207,33 @@ impl Flowgraph {
             started: Instant::now(),
             blocks,
             edges: built.edges,
-        })
+        };
+        fg.wait_started(START_WAIT);
+        Ok(fg)
+    }
+
+    /// Waits until every block has run its `start` (opened its files, bound its sockets),
+    /// successfully or not, so that a caller can rely on the flowgraph being ready: a test can
+    /// send packets, a service manager can be told READY. Gives up after `limit`, naming the
+    /// blocks still starting.
+    fn wait_started(&self, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        loop {
+            let starting: Vec<&str> = self
+                .blocks
+                .iter()
+                .filter(|b| b.metrics.state() == BlockState::Idle)
+                .map(|b| b.name.as_str())
+                .collect();
+            if starting.is_empty() {
+                return;
+            }
+            if Instant::now() >= deadline {
+                tracing::warn!(blocks = ?starting, "blocks still starting after {limit:?}; running anyway");
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
 
     /// Asks the sources to finish; everything downstream drains, flushes and finalizes.
@@ -299,6 +325,8 @@ impl Flowgraph {
     }
 }
 
+/// How long [`Flowgraph::start`] waits for every block's `start` to return.
+const START_WAIT: Duration = Duration::from_secs(30);
 /// How often a block is called in a row while it makes progress, before the worker moves on.
 const BURST: usize = 4;
 /// Most passes without progress a worker spins through before it parks.

@@ -107,6 +107,13 @@ pub struct CheckParams {
     /// Panic instead of returning an error.
     #[serde(default)]
     pub panic: bool,
+    /// Stop consuming once this many items have arrived, until the input ends (a hung
+    /// block whose progress counters freeze).
+    #[serde(default)]
+    pub hold_after_items: Option<u64>,
+    /// Sleep this long in `start` (a slow device).
+    #[serde(default)]
+    pub start_delay_ms: u64,
     /// Needs this many items per call.
     #[serde(default = "one")]
     pub min_items: usize,
@@ -131,6 +138,7 @@ impl Block for Check {
         self.lost = ctx.counter("lost");
         self.bad = ctx.counter("bad");
         self.restarted = ctx.metrics().restarts.load(Ordering::Relaxed) > 0;
+        std::thread::sleep(Duration::from_millis(self.p.start_delay_ms));
         Ok(())
     }
     fn stop(&mut self, io: &mut WorkIo) -> Result<(), BlockError> {
@@ -154,6 +162,14 @@ impl Block for Check {
             )));
         }
         let input = &mut io.inputs[0];
+        let held = self
+            .p
+            .hold_after_items
+            .is_some_and(|h| self.items.get() >= h);
+        if held && !input.is_finished() {
+            std::thread::sleep(Duration::from_millis(10));
+            return Ok(Flow::Continue);
+        }
         for t in input.tags() {
             if let Tag::Gap(n) = t.tag {
                 self.lost.add(n);
@@ -218,7 +234,7 @@ impl BlockDef for CheckDef {
             .input("in", ItemType::I32)
             .min_items(p.min_items)
             .manual_tags();
-        if p.delay_us > 0 {
+        if p.delay_us > 0 || p.hold_after_items.is_some() {
             s.blocking()
         } else {
             s
@@ -322,6 +338,8 @@ fn a_slow_lossy_consumer_never_costs_its_lossless_sibling_an_item() {
     for policy in ["drop_oldest", "drop_newest"] {
         let fg = start(&format!(
             r#"
+[flowgraph]
+buffer_bytes = 16384
 [blocks.src]
 type = "rt_counter"
 count = 2000000
@@ -362,6 +380,8 @@ delay_us = 2000
 fn a_live_source_drops_with_gaps_instead_of_blocking() {
     let fg = start(
         r#"
+[flowgraph]
+buffer_bytes = 16384
 [blocks.src]
 type = "rt_counter"
 live = true
@@ -518,4 +538,24 @@ delay_us = 1
         handle.set("delay_us", toml::Value::Integer(3), t),
         Err(SetParamError::NotRunning("a".into()))
     );
+}
+
+#[test]
+fn start_returns_once_every_block_has_started() {
+    let fg = start(
+        r#"
+[blocks.src]
+type = "rt_counter"
+[blocks.slow]
+type = "rt_check"
+inputs = ["src"]
+start_delay_ms = 300
+delay_us = 1
+"#,
+    );
+    // No waiting here: `start` has returned, so the slow block's `start` has too.
+    assert_eq!(fg.blocks[1].metrics.state(), BlockState::Running);
+    fg.stop();
+    let (_, report) = run_to_end(fg);
+    assert!(report.failed.is_empty());
 }

@@ -1,0 +1,241 @@
+//! The stall watchdog: is every block still doing its job?
+//!
+//! A block is **stalled** when, after the start-up grace, it is running and
+//! - it is a live source whose `work` has not been called for `stall_after` (its thread is
+//!   stuck: a live source's `work` returns at least every few hundred milliseconds), or
+//! - input is waiting for it (an input edge holds items) and it has consumed, produced,
+//!   sent and dropped nothing for `stall_after`.
+//!
+//! A quiet upstream is not a stall: a block with nothing to do is healthy. A block that
+//! failed (stopped by an error) makes the flowgraph unhealthy too. The verdict drives
+//! `flow run --systemd` (no watchdog ping while unhealthy, so systemd restarts the service)
+//! and the block's visible health (red while stalled).
+
+use std::time::{Duration, Instant};
+
+use crate::metrics::{BlockState, Health};
+use crate::runtime::Flowgraph;
+
+/// What the watchdog concluded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Within the start-up grace.
+    Starting,
+    /// Every running block is making progress or has nothing to do.
+    Healthy,
+    /// These blocks are stalled or failed, with the reason.
+    Unhealthy(Vec<(String, String)>),
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Track {
+    calls: u64,
+    progress: u64,
+    calls_changed: Instant,
+    progress_changed: Instant,
+    stalled: bool,
+}
+
+/// Tracks block progress between checks.
+#[derive(Debug)]
+pub struct Watchdog {
+    stall_after: Duration,
+    grace: Duration,
+    started: Instant,
+    tracks: Vec<Track>,
+}
+
+impl Watchdog {
+    /// A watchdog for `fg`, started now.
+    pub fn new(fg: &Flowgraph, stall_after: Duration, grace: Duration) -> Self {
+        let now = Instant::now();
+        let tracks = fg
+            .blocks
+            .iter()
+            .map(|_| Track {
+                calls: 0,
+                progress: 0,
+                calls_changed: now,
+                progress_changed: now,
+                stalled: false,
+            })
+            .collect();
+        Watchdog {
+            stall_after,
+            grace,
+            started: now,
+            tracks,
+        }
+    }
+
+    /// Samples the flowgraph and returns the verdict (call it every second or so).
+    pub fn check(&mut self, fg: &Flowgraph) -> Verdict {
+        self.check_at(fg, Instant::now())
+    }
+
+    fn check_at(&mut self, fg: &Flowgraph, now: Instant) -> Verdict {
+        let mut bad = Vec::new();
+        for (b, t) in fg.blocks.iter().zip(&mut self.tracks) {
+            let m = &b.metrics;
+            let calls = m.work_calls.load(std::sync::atomic::Ordering::Relaxed);
+            let progress = m.total_in()
+                + m.total_out()
+                + m.messages_in.load(std::sync::atomic::Ordering::Relaxed)
+                + m.messages_out.load(std::sync::atomic::Ordering::Relaxed)
+                + m.dropped.load(std::sync::atomic::Ordering::Relaxed);
+            if calls != t.calls {
+                t.calls = calls;
+                t.calls_changed = now;
+            }
+            if progress != t.progress {
+                t.progress = progress;
+                t.progress_changed = now;
+            }
+            match m.state() {
+                BlockState::Failed => {
+                    bad.push((b.name.clone(), format!("failed: {}", m.last_error())));
+                    continue;
+                }
+                BlockState::Running => {}
+                _ => continue,
+            }
+            let input_waiting = fg
+                .edges
+                .iter()
+                .filter(|e| e.to.split('.').next() == Some(b.name.as_str()))
+                .map(|e| e.fill())
+                .fold(0.0, f64::max);
+            let reason = if b.live && now.duration_since(t.calls_changed) >= self.stall_after {
+                Some(format!(
+                    "live source not polled for {}",
+                    secs(now.duration_since(t.calls_changed))
+                ))
+            } else if input_waiting > 0.0
+                && now.duration_since(t.progress_changed) >= self.stall_after
+            {
+                Some(format!(
+                    "no progress for {} with its input {:.0}% full",
+                    secs(now.duration_since(t.progress_changed)),
+                    input_waiting * 100.0
+                ))
+            } else {
+                None
+            };
+            let in_grace = now.duration_since(self.started) < self.grace;
+            match reason {
+                Some(r) if !in_grace => {
+                    if !t.stalled {
+                        tracing::error!(block = %b.name, "stalled: {r}");
+                    }
+                    t.stalled = true;
+                    m.set_health(Health::Failed, &format!("stalled: {r}"));
+                    bad.push((b.name.clone(), format!("stalled: {r}")));
+                }
+                _ if t.stalled => {
+                    t.stalled = false;
+                    tracing::info!(block = %b.name, "making progress again");
+                    m.set_health(Health::Ok, "");
+                }
+                _ => {}
+            }
+        }
+        if !bad.is_empty() {
+            Verdict::Unhealthy(bad)
+        } else if now.duration_since(self.started) < self.grace {
+            Verdict::Starting
+        } else {
+            Verdict::Healthy
+        }
+    }
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:.0} s", d.as_secs_f64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::load_str;
+
+    fn start(text: &str) -> Flowgraph {
+        let g = load_str(text, "wd.toml", std::path::Path::new("."), &[])
+            .unwrap_or_else(|d| panic!("{d}"));
+        Flowgraph::start(&g).unwrap()
+    }
+
+    // `rt_counter` and `rt_check` are the runtime tests' blocks.
+    const STUCK: &str = r#"
+[flowgraph]
+buffer_bytes = 4096
+[blocks.src]
+type = "rt_counter"
+[blocks.stuck]
+type = "rt_check"
+inputs = ["src"]
+hold_after_items = 1024
+"#;
+
+    #[test]
+    fn a_block_with_input_waiting_and_no_progress_is_stalled_after_the_grace() {
+        let fg = start(STUCK);
+        let mut wd = Watchdog::new(&fg, Duration::from_secs(2), Duration::from_secs(1));
+        let t0 = Instant::now();
+        // Within the grace nothing is reported, whatever the blocks do.
+        assert_eq!(
+            wd.check_at(&fg, t0 + Duration::from_millis(500)),
+            Verdict::Starting
+        );
+        // Wait (bounded) until the stuck block holds (its counters are then frozen for
+        // good) with its input full.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while fg.blocks[1].metrics.counter("items").get() < 1024 || fg.edges[0].fill() < 1.0 {
+            assert!(
+                Instant::now() < deadline,
+                "the stuck block never filled its input"
+            );
+            std::thread::yield_now();
+        }
+        let now = Instant::now().max(t0 + Duration::from_secs(1));
+        assert_eq!(wd.check_at(&fg, now), Verdict::Healthy);
+        match wd.check_at(&fg, now + Duration::from_millis(2500)) {
+            Verdict::Unhealthy(v) => {
+                assert_eq!(v.len(), 1, "{v:?}");
+                assert_eq!(v[0].0, "stuck");
+                let reason = &v[0].1;
+                assert!(reason.starts_with("stalled: no progress for "), "{reason}");
+                assert!(reason.ends_with(" s with its input 100% full"), "{reason}");
+            }
+            other => panic!("expected a stall, got {other:?}"),
+        }
+        assert_eq!(fg.blocks[1].metrics.health().0, Health::Failed);
+        assert_eq!(
+            fg.blocks[0].metrics.health().0,
+            Health::Ok,
+            "the source only waits: not stalled"
+        );
+        fg.stop();
+        fg.wait();
+    }
+
+    #[test]
+    fn an_idle_block_without_input_is_healthy() {
+        let fg = start(
+            r#"
+[blocks.src]
+type = "rt_counter"
+count = 10
+[blocks.sink]
+type = "rt_check"
+inputs = ["src"]
+"#,
+        );
+        assert!(fg.wait_timeout(Duration::from_secs(10)));
+        let mut wd = Watchdog::new(&fg, Duration::from_secs(1), Duration::ZERO);
+        assert_eq!(
+            wd.check_at(&fg, Instant::now() + Duration::from_secs(5)),
+            Verdict::Healthy
+        );
+        fg.wait();
+    }
+}
