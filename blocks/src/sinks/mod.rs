@@ -4,5 +4,3 @@ pub mod file_sink;
 pub mod message_sink;
 pub mod null_sink;
 pub mod web_spectrum;
-#[cfg(test)]
-mod web_spectrum_tests;

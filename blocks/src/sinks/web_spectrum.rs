@@ -183,3 +183,7 @@ impl BlockDef for WebSpectrumDef {
 }
 
 register_block!(WebSpectrumDef);
+
+#[cfg(test)]
+#[path = "web_spectrum_tests/mod.rs"]
+mod tests;

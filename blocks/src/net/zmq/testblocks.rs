@@ -205,3 +205,23 @@ pub fn free_port() -> u16 {
         .map(|a| a.port())
         .unwrap()
 }
+
+#[cfg(test)]
+mod tests {
+    use flow_framework::harness::Harness;
+    use flow_framework::tag::Tag;
+
+    #[test]
+    fn the_counting_source_counts_and_tags() {
+        let mut h = Harness::new("zt_count", "count = 8000\ntag_every = 4000", &[]).unwrap();
+        assert!(h.run());
+        let out = h.output::<i32>(0);
+        assert_eq!(out, (0..8000).collect::<Vec<i32>>());
+        let tags: Vec<_> = h
+            .output_tags(0)
+            .iter()
+            .filter(|t| t.tag != Tag::Eos)
+            .collect();
+        assert_eq!(tags.len(), super::fixed_tags().len() + 2, "{tags:?}");
+    }
+}

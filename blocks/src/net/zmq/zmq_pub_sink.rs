@@ -78,3 +78,56 @@ impl BlockDef for ZmqPubSinkDef {
 }
 
 register_block!(ZmqPubSinkDef);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::zmq::socket::{Receiver, WhenFull};
+    use flow_framework::harness::Harness;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn publishes_raw_items_under_its_key() {
+        let port = crate::net::zmq::testblocks::free_port();
+        let address = format!("tcp://127.0.0.1:{port}");
+        // The subscriber binds and the publisher connects (either side may bind).
+        let rx = Receiver::open(
+            Pattern::Sub,
+            &address,
+            Mode::Bind,
+            1000,
+            Some("iq"),
+            WhenFull::Drop { item_size: 8 },
+        )
+        .unwrap();
+        let p: ZmqPubSinkParams = toml::from_str(&format!(
+            "address = \"{address}\"\nmode = \"connect\"\nkey = \"iq\""
+        ))
+        .unwrap();
+        let mut h = Harness::of::<ZmqPubSinkDef>(p, &[ItemType::C32]).unwrap();
+        // A publisher drops until the subscription has arrived: publish until one is seen.
+        let end = Instant::now() + Duration::from_secs(20);
+        let got = loop {
+            h.push_input(0, &[C32::new(1.0, -2.0); 4]);
+            h.run();
+            if let Some(m) = rx.recv_timeout(Duration::from_millis(50)) {
+                break m;
+            }
+            assert!(Instant::now() < end, "nothing received");
+        };
+        assert_eq!(got.len(), 4 * 8, "raw c32 items, no header");
+        assert_eq!(
+            &got[..8],
+            [1.0f32.to_le_bytes(), (-2.0f32).to_le_bytes()].concat()
+        );
+        assert!(h.counter("messages") >= 1);
+    }
+
+    #[test]
+    fn rejects_bad_endpoints() {
+        let p: ZmqPubSinkParams = toml::from_str("address = \"localhost:5\"\nhwm = 0").unwrap();
+        let e = ZmqPubSinkDef::validate(&p);
+        assert_eq!(e[0].param, "address");
+        assert_eq!(e[1], ParamError::new("hwm", "must be at least 1 message"));
+    }
+}

@@ -78,3 +78,55 @@ impl BlockDef for ZmqPullSourceDef {
 }
 
 register_block!(ZmqPullSourceDef);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::zmq::header::{self, WireTag};
+    use crate::net::zmq::pmt::Pmt;
+    use crate::net::zmq::socket::{self, Sender};
+    use flow_framework::harness::Harness;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn turns_tagged_and_raw_messages_into_items_and_tags() {
+        let port = crate::net::zmq::testblocks::free_port();
+        let address = format!("tcp://127.0.0.1:{port}");
+        let p: ZmqPullSourceParams = toml::from_str(&format!(
+            "address = \"{address}\"\nmode = \"bind\"\nitem = \"i16\""
+        ))
+        .unwrap();
+        let mut h = Harness::of::<ZmqPullSourceDef>(p, &[]).unwrap();
+        h.run_for(Duration::from_millis(50)); // bind
+        let tx = Sender::open(Pattern::Push, &address, Mode::Connect, 10).unwrap();
+        let mut tagged = Vec::new();
+        let tag = WireTag {
+            offset: 11,
+            key: Pmt::symbol("rx_rate"),
+            value: Pmt::Double(8000.0),
+            srcid: Pmt::False,
+        };
+        header::encode(10, &[tag], &mut tagged);
+        tagged.extend([1i16, 2, 3].iter().flat_map(|x| x.to_le_bytes()));
+        tx.try_send(socket::message(None, tagged)).unwrap();
+        tx.try_send(socket::message(None, vec![4, 0, 5, 0]))
+            .unwrap();
+        tx.try_send(socket::message(None, vec![9])).unwrap(); // not whole items
+        let end = Instant::now() + Duration::from_secs(20);
+        while h.output::<i16>(0).len() < 5 && Instant::now() < end {
+            h.run_for(Duration::from_millis(20));
+        }
+        assert_eq!(h.output::<i16>(0), vec![1, 2, 3, 4, 5]);
+        assert_eq!(
+            h.output_tags(0),
+            &[ItemTag {
+                position: 1,
+                tag: Tag::Rate(8000.0)
+            }]
+        );
+        while h.counter("malformed") < 1 && Instant::now() < end {
+            h.run_for(Duration::from_millis(20));
+        }
+        assert_eq!((h.counter("messages"), h.counter("malformed")), (2, 1));
+    }
+}

@@ -77,3 +77,49 @@ impl BlockDef for ZmqPushSinkDef {
 }
 
 register_block!(ZmqPushSinkDef);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::zmq::header;
+    use crate::net::zmq::socket::{Receiver, WhenFull};
+    use flow_framework::harness::Harness;
+    use std::time::Duration;
+
+    #[test]
+    fn sends_items_with_the_tag_header() {
+        let port = crate::net::zmq::testblocks::free_port();
+        let address = format!("tcp://127.0.0.1:{port}");
+        let p: ZmqPushSinkParams = toml::from_str(&format!(
+            "address = \"{address}\"\npass_tags = true\nmax_items = 100"
+        ))
+        .unwrap();
+        let mut h = Harness::of::<ZmqPushSinkDef>(p, &[ItemType::F32]).unwrap();
+        let rx = Receiver::open(
+            Pattern::Pull,
+            &address,
+            Mode::Connect,
+            10,
+            None,
+            WhenFull::Wait,
+        )
+        .unwrap();
+        h.push_tag(0, 3, Tag::Freq(7e6));
+        h.push_input(0, &(0..250).map(|x| x as f32).collect::<Vec<_>>());
+        h.run_to_end().unwrap();
+        assert_eq!(h.counter("messages"), 3);
+        let mut items = Vec::new();
+        for k in 0..3 {
+            let m = rx.recv_timeout(Duration::from_secs(10)).expect("a message");
+            let (hdr, start) = header::decode(&m).unwrap();
+            assert_eq!(hdr.offset, 100 * k);
+            assert_eq!(hdr.tags.len(), usize::from(k == 0));
+            items.extend(
+                m[start..]
+                    .chunks_exact(4)
+                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+            );
+        }
+        assert_eq!(items, (0..250).map(|x| x as f32).collect::<Vec<_>>());
+    }
+}

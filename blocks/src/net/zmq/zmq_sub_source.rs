@@ -77,3 +77,54 @@ impl BlockDef for ZmqSubSourceDef {
 }
 
 register_block!(ZmqSubSourceDef);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::zmq::header;
+    use crate::net::zmq::socket::{self, Sender};
+    use flow_framework::harness::Harness;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn a_jump_in_the_senders_offset_becomes_a_gap() {
+        let port = crate::net::zmq::testblocks::free_port();
+        let address = format!("tcp://127.0.0.1:{port}");
+        let p: ZmqSubSourceParams = toml::from_str(&format!(
+            "address = \"{address}\"\nmode = \"bind\"\nitem = \"f32\""
+        ))
+        .unwrap();
+        let mut h = Harness::of::<ZmqSubSourceDef>(p, &[]).unwrap();
+        h.run_for(Duration::from_millis(50)); // bind
+        let tx = Sender::open(Pattern::Pub, &address, Mode::Connect, 10).unwrap();
+        let msg = |offset: u64, values: &[f32]| {
+            let mut m = Vec::new();
+            header::encode(offset, &[], &mut m);
+            m.extend(values.iter().flat_map(|x| x.to_le_bytes()));
+            socket::message(None, m)
+        };
+        // The publisher drops until the subscription arrives: repeat the first message (its
+        // offset stays 0) until it comes through, then skip 5 items.
+        let end = Instant::now() + Duration::from_secs(20);
+        while h.output::<f32>(0).is_empty() {
+            assert!(Instant::now() < end, "nothing received");
+            let _ = tx.try_send(msg(0, &[0.0, 1.0]));
+            h.run_for(Duration::from_millis(50));
+        }
+        tx.try_send(msg(7, &[7.0, 8.0])).unwrap();
+        while !h.output::<f32>(0).contains(&7.0) {
+            assert!(Instant::now() < end, "second message not received");
+            h.run_for(Duration::from_millis(20));
+        }
+        let out = h.output::<f32>(0);
+        let at = out.iter().position(|x| *x == 7.0).unwrap();
+        assert!(
+            h.output_tags(0)
+                .iter()
+                .any(|t| t.position == at as u64 && t.tag == Tag::Gap(5)),
+            "{:?}",
+            h.output_tags(0)
+        );
+        assert_eq!(h.counter("lost"), 5);
+    }
+}

@@ -136,17 +136,56 @@ impl BlockDef for FftDef {
 }
 register_block!(FftDef);
 
-#[test]
-fn fft_finds_a_tone_in_its_bin() {
-    let n = 64;
-    let mut x: Vec<(f64, f64)> = (0..n)
-        .map(|k| {
-            let ph = std::f64::consts::TAU * 5.0 * k as f64 / n as f64;
-            (ph.cos(), ph.sin())
-        })
-        .collect();
-    fft(&mut x);
-    let mags: Vec<f64> = x.iter().map(|(a, b)| (a * a + b * b).sqrt()).collect();
-    assert!((mags[5] - n as f64).abs() < 1e-9);
-    assert!(mags.iter().enumerate().all(|(k, m)| k == 5 || *m < 1e-9));
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fft_finds_a_tone_in_its_bin() {
+        let n = 64;
+        let mut x: Vec<(f64, f64)> = (0..n)
+            .map(|k| {
+                let ph = std::f64::consts::TAU * 5.0 * k as f64 / n as f64;
+                (ph.cos(), ph.sin())
+            })
+            .collect();
+        fft(&mut x);
+        let mags: Vec<f64> = x.iter().map(|(a, b)| (a * a + b * b).sqrt()).collect();
+        assert!((mags[5] - n as f64).abs() < 1e-9);
+        assert!(mags.iter().enumerate().all(|(k, m)| k == 5 || *m < 1e-9));
+    }
+
+    #[test]
+    fn posts_a_spectrum_with_the_tone_in_its_bin() {
+        use flow_framework::harness::Harness;
+        let mut h = Harness::new(
+            "wt_fft",
+            "bins = 64\nsample_rate = 6400.0",
+            &[ItemType::C32],
+        )
+        .unwrap();
+        let tone: Vec<C32> = (0..128)
+            .map(|k| {
+                let ph = std::f32::consts::TAU * 1000.0 * k as f32 / 6400.0;
+                C32::new(ph.cos(), ph.sin())
+            })
+            .collect();
+        h.push_input(0, &tone);
+        h.run_to_end().unwrap();
+        let spectra = h.messages(0);
+        assert_eq!(spectra.len(), 2);
+        let Some(Value::F32s(p)) = spectra[0].get("power") else {
+            panic!("no power")
+        };
+        let peak = p
+            .iter()
+            .enumerate()
+            .fold(
+                (0, f32::MIN),
+                |a, (k, x)| if *x > a.1 { (k, *x) } else { a },
+            )
+            .0;
+        // 1000 Hz at 100 Hz per bin, shifted by 32 bins: bin 42.
+        assert_eq!(peak, 42);
+    }
 }

@@ -80,7 +80,7 @@ fn the_feed_keeps_up_with_flat_memory_while_a_client_stalls() {
         return;
     }
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "sinks::web_spectrum_tests::live::the_feed_keeps_up_with_flat_memory_while_a_client_stalls", "--nocapture", "--test-threads=1"])
+        .args(["--exact", "sinks::web_spectrum::tests::live::the_feed_keeps_up_with_flat_memory_while_a_client_stalls", "--nocapture", "--test-threads=1"])
         .env(CHILD, "1")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
