@@ -11,9 +11,9 @@ use crate::runtime::Flowgraph;
 /// Control port options of `flow run`.
 #[derive(Args, Debug, Clone, Default)]
 pub struct HttpArgs {
-    /// Serve the control port (REST, /metrics, live web view) on this address, e.g.
-    /// 127.0.0.1:8000. Loopback only unless --http-allow-remote.
-    #[arg(long, value_name = "ADDR")]
+    /// Serve the control port (REST, /metrics, live web view) on this address (default
+    /// 127.0.0.1:8000 when given without one). Loopback only unless --http-allow-remote.
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:8000")]
     pub http: Option<SocketAddr>,
     /// Allow a non-loopback --http address (then a token is required).
     #[arg(long, requires = "http")]
@@ -66,6 +66,20 @@ mod tests {
             http_allow_remote: remote,
             http_token: token.map(String::from),
         }
+    }
+
+    #[test]
+    fn http_alone_means_loopback_port_8000() {
+        #[derive(clap::Parser)]
+        struct T {
+            #[command(flatten)]
+            http: HttpArgs,
+        }
+        let t = <T as clap::Parser>::try_parse_from(["t", "--http"]).unwrap();
+        assert_eq!(t.http.http, Some("127.0.0.1:8000".parse().unwrap()));
+        let t = <T as clap::Parser>::try_parse_from(["t", "--http", "[::1]:9000"]).unwrap();
+        assert_eq!(t.http.http, Some("[::1]:9000".parse().unwrap()));
+        assert!(<T as clap::Parser>::try_parse_from(["t", "--http-allow-remote"]).is_err());
     }
 
     #[test]
