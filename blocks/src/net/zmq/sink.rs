@@ -7,7 +7,7 @@ use flow_framework::log::RateLimited;
 use flow_framework::prelude::*;
 
 use super::header::{self, WireTag};
-use super::socket::{self, Mode, Pattern, Sender};
+use super::socket::{self, HealthWatch, Mode, Pattern, Sender};
 use super::tags;
 
 /// How long a PUSH sink waits for room before the runtime calls it again.
@@ -43,7 +43,7 @@ pub struct ZmqSink {
     pending: Option<(zeromq::ZmqMessage, usize)>,
     messages: Counter,
     dropped_messages: Counter,
-    errors_seen: u64,
+    watch: HealthWatch,
     health: Option<HealthHandle>,
     log: RateLimited,
     wire_tags: Vec<WireTag>,
@@ -63,7 +63,7 @@ impl ZmqSink {
             pending: None,
             messages: Counter::default(),
             dropped_messages: Counter::default(),
-            errors_seen: 0,
+            watch: HealthWatch::new(),
             health: None,
             wire_tags: Vec::new(),
         }
@@ -94,20 +94,9 @@ impl ZmqSink {
     }
 
     fn report_socket_errors(&mut self) {
-        let Some(s) = &self.sender else { return };
-        let errors = s.stats.errors.load(std::sync::atomic::Ordering::Relaxed);
-        if errors > self.errors_seen {
-            self.errors_seen = errors;
-            let last = s
-                .stats
-                .last_error
-                .lock()
-                .map(|e| e.clone())
-                .unwrap_or_default();
-            self.log.warn(&last);
-            if let Some(h) = &self.health {
-                h.degraded(&last);
-            }
+        if let Some(s) = &self.sender {
+            self.watch
+                .update(&s.stats, self.health.as_ref(), &mut self.log);
         }
     }
 }

@@ -18,6 +18,9 @@ use zeromq::{Socket, SocketRecv, SocketSend, ZmqMessage};
 
 use crate::net::runtime;
 
+/// How long one connection attempt may take before it is reported and retried.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// Whether a socket binds (listens) or connects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -52,14 +55,68 @@ pub struct SocketStats {
     pub errors: AtomicU64,
     /// The last socket error.
     pub last_error: std::sync::Mutex<String>,
+    /// True once the socket works again after its last error (connected).
+    pub recovered: std::sync::atomic::AtomicBool,
 }
 
 impl SocketStats {
     fn error(&self, e: impl std::fmt::Display) {
+        self.recovered.store(false, Ordering::Relaxed);
         self.errors.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut l) = self.last_error.lock() {
             *l = e.to_string();
         }
+    }
+}
+
+/// Turns socket errors into the block's health: degraded with the last error while the
+/// socket fails, ok again once it has recovered. Errors are logged rate-limited.
+pub struct HealthWatch {
+    seen: u64,
+    degraded: bool,
+}
+
+impl HealthWatch {
+    /// Nothing seen yet.
+    pub fn new() -> Self {
+        HealthWatch {
+            seen: 0,
+            degraded: false,
+        }
+    }
+
+    /// Updates `health` from `stats`.
+    pub fn update(
+        &mut self,
+        stats: &SocketStats,
+        health: Option<&flow_framework::block::HealthHandle>,
+        log: &mut flow_framework::log::RateLimited,
+    ) {
+        let errors = stats.errors.load(Ordering::Relaxed);
+        if errors > self.seen {
+            self.seen = errors;
+            let last = stats
+                .last_error
+                .lock()
+                .map(|e| e.clone())
+                .unwrap_or_default();
+            log.warn(&last);
+            if let Some(h) = health {
+                h.degraded(&last);
+            }
+            self.degraded = true;
+        } else if self.degraded && stats.recovered.load(Ordering::Relaxed) {
+            if let Some(h) = health {
+                h.ok();
+            }
+            self.degraded = false;
+        }
+    }
+}
+
+impl Default for HealthWatch {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -72,11 +129,18 @@ enum AnySocket {
 
 impl AnySocket {
     fn new(p: Pattern) -> Self {
+        // Give up a connection attempt after a second (the caller retries and reports), so
+        // an absent peer shows in the block's health instead of hiding in a long wait.
+        let options = || {
+            let mut o = zeromq::SocketOptions::default();
+            o.connect_timeout(CONNECT_TIMEOUT);
+            o
+        };
         match p {
-            Pattern::Pub => AnySocket::Pub(zeromq::PubSocket::new()),
-            Pattern::Push => AnySocket::Push(zeromq::PushSocket::new()),
-            Pattern::Sub => AnySocket::Sub(zeromq::SubSocket::new()),
-            Pattern::Pull => AnySocket::Pull(zeromq::PullSocket::new()),
+            Pattern::Pub => AnySocket::Pub(zeromq::PubSocket::with_options(options())),
+            Pattern::Push => AnySocket::Push(zeromq::PushSocket::with_options(options())),
+            Pattern::Sub => AnySocket::Sub(zeromq::SubSocket::with_options(options())),
+            Pattern::Pull => AnySocket::Pull(zeromq::PullSocket::with_options(options())),
         }
     }
 
@@ -138,7 +202,10 @@ async fn open(
         }
         Mode::Connect => loop {
             match s.connect(address).await {
-                Ok(()) => break,
+                Ok(()) => {
+                    stats.recovered.store(true, Ordering::Relaxed);
+                    break;
+                }
                 Err(e) => {
                     stats.error(format!("connecting to {address}: {e}"));
                     tokio::time::sleep(Duration::from_millis(200)).await;

@@ -10,7 +10,7 @@ use flow_framework::log::RateLimited;
 use flow_framework::prelude::*;
 
 use super::header;
-use super::socket::{Mode, Pattern, Receiver, WhenFull};
+use super::socket::{HealthWatch, Mode, Pattern, Receiver, WhenFull};
 use super::tags;
 
 /// How long one work call waits for a message.
@@ -63,7 +63,7 @@ pub struct ZmqSource {
     malformed: Counter,
     lost_items: Counter,
     health: Option<HealthHandle>,
-    errors_seen: u64,
+    watch: HealthWatch,
     log: RateLimited,
 }
 
@@ -86,7 +86,7 @@ impl ZmqSource {
             malformed: Counter::default(),
             lost_items: Counter::default(),
             health: None,
-            errors_seen: 0,
+            watch: HealthWatch::new(),
         }
     }
 
@@ -169,20 +169,8 @@ impl ZmqSource {
             self.lost += dropped - self.dropped_items_seen;
             self.dropped_items_seen = dropped;
         }
-        let errors = r.stats.errors.load(Ordering::Relaxed);
-        if errors > self.errors_seen {
-            self.errors_seen = errors;
-            let last = r
-                .stats
-                .last_error
-                .lock()
-                .map(|e| e.clone())
-                .unwrap_or_default();
-            self.log.warn(&last);
-            if let Some(h) = &self.health {
-                h.degraded(&last);
-            }
-        }
+        self.watch
+            .update(&r.stats, self.health.as_ref(), &mut self.log);
     }
 
     /// Writes as much of the pending message as fits; returns true when it is all written.

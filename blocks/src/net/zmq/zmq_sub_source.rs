@@ -128,3 +128,42 @@ mod tests {
         assert_eq!(h.counter("lost"), 5);
     }
 }
+
+#[cfg(test)]
+mod health_tests {
+    use super::*;
+    use crate::net::zmq::socket::Sender;
+    use flow_framework::harness::Harness;
+    use flow_framework::metrics::Health;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn degraded_while_the_publisher_is_away_then_ok() {
+        let port = crate::net::zmq::testblocks::free_port();
+        let address = format!("tcp://127.0.0.1:{port}");
+        let p: ZmqSubSourceParams = toml::from_str(&format!("address = \"{address}\"")).unwrap();
+        let mut h = Harness::of::<ZmqSubSourceDef>(p, &[]).unwrap();
+        let end = Instant::now() + Duration::from_secs(20);
+        while h.metrics().health().0 != Health::Degraded {
+            assert!(Instant::now() < end, "not degraded while nobody listens");
+            h.run_for(Duration::from_millis(50));
+        }
+        assert!(
+            h.metrics()
+                .health()
+                .1
+                .starts_with(&format!("connecting to {address}")),
+            "{:?}",
+            h.metrics().health()
+        );
+        let _publisher = Sender::open(Pattern::Pub, &address, Mode::Bind, 10).unwrap();
+        while h.metrics().health().0 != Health::Ok {
+            assert!(
+                Instant::now() < end,
+                "not ok once the publisher is there: {:?}",
+                h.metrics().health()
+            );
+            h.run_for(Duration::from_millis(50));
+        }
+    }
+}
