@@ -5,6 +5,7 @@
 mod util;
 
 mod cli;
+mod control;
 mod crash;
 mod dataplane;
 #[cfg(feature = "hdf5")]

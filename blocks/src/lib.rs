@@ -8,11 +8,11 @@
 //! |---|---|
 //! | [`sources`] | `signal_source`, `null_source`, `file_source` |
 //! | [`stream`] | `copy`, `head`, `throttle`, `multiply_const`, `add` |
-//! | [`sinks`] | `null_sink`, `file_sink`, `message_sink`, `sqlite` |
+//! | [`sinks`] | `null_sink`, `file_sink`, `message_sink`, `sqlite`, `web_spectrum` |
 //! | [`debug`] | `tag_debug`, `fault_inject`, `message_strobe` |
 //! | [`dsp`] | `decimate`, `fft`, `psd`, `cfar`, `peaks` |
 //! | [`grape`] | `wwv_sim`, `tone_detect` |
-//! | [`net`] | `rtp_source`, `rtp_sink` |
+//! | [`net`] | `rtp_source`, `rtp_sink`, `zmq_pub_sink`, `zmq_sub_source`, `zmq_push_sink`, `zmq_pull_source` |
 //! | [`archive`] | `binary_archive` |
 //! | [`instrument`] | `serial_source` |
 //! | [`sdr`] | `rtl_tcp_source`, `iq_file_source`, `soapy_source` (feature `soapy`) |

@@ -107,6 +107,20 @@ pub trait Block: Send {
         Ok(())
     }
 
+    /// Changes parameter `name` to `value` while running (for the names listed in
+    /// [`BlockDef::SETTABLE`](crate::registry::BlockDef::SETTABLE)).
+    ///
+    /// The runtime calls it on the block's own thread between two `work` calls, after the
+    /// value passed the same checks as the TOML file (type, `validate`), so `value` already
+    /// has the parameter's type: read it with `value.as_float()`, `as_integer()`, ... Return
+    /// an error to refuse it (a device rejected the frequency); the old value then stays.
+    fn set_param(&mut self, name: &str, value: &toml::Value) -> Result<(), BlockError> {
+        let _ = value;
+        Err(BlockError::config(format!(
+            "parameter `{name}` is not settable at run time"
+        )))
+    }
+
     /// For finite sources: the number of items the block will produce in all, which drives
     /// the progress bar of `flow run`.
     fn expected_items(&self) -> Option<u64> {

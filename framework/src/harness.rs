@@ -92,6 +92,7 @@ pub struct Harness {
     msg_rx: Vec<(flume::Receiver<Message>, Vec<Message>)>,
     metrics: Arc<BlockMetrics>,
     stop: Arc<AtomicBool>,
+    params: crate::runtime::ParamHandle,
     keep_outputs: bool,
     /// The block's signature.
     pub signature: Signature,
@@ -282,6 +283,8 @@ impl Harness {
         }
         let metrics = Arc::new(BlockMetrics::new(ins.len(), outs.len()));
         let stop = Arc::new(AtomicBool::new(false));
+        let (params_handle, param_port) =
+            crate::runtime::settable::channel(def.name().into(), def, &params, waker.clone());
         let spec = InstanceSpec {
             name: def.name().into(),
             params,
@@ -292,6 +295,7 @@ impl Harness {
             propagation: sig.propagation,
             on_error: OnError::Stop,
             stop_requested: stop.clone(),
+            param_port: Some(param_port),
         };
         Ok(Harness {
             inst: BlockInstance::new(spec, ins, outs, mins, mouts),
@@ -301,6 +305,7 @@ impl Harness {
             msg_rx,
             metrics,
             stop,
+            params: params_handle,
             keep_outputs: true,
             signature: sig,
         })
@@ -521,6 +526,22 @@ impl Harness {
     /// The value of the block's counter `name`.
     pub fn counter(&self, name: &str) -> u64 {
         self.metrics.counter(name).get()
+    }
+
+    /// Changes a parameter as the control port does (same checks), applied at the next step.
+    pub fn set_param(&mut self, name: &str, value: toml::Value) -> crate::runtime::SetParamResult {
+        let answer = self.params.request(name, value);
+        self.inst.step();
+        self.drain();
+        answer.try_recv().unwrap_or_else(|_| {
+            Err(crate::runtime::SetParamError::NotRunning(
+                self.signature_name(),
+            ))
+        })
+    }
+
+    fn signature_name(&self) -> String {
+        self.params.type_name().to_string()
     }
 
     /// True once the block has finished.

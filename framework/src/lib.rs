@@ -24,6 +24,7 @@ pub mod block;
 pub mod buffer;
 pub mod cli;
 pub mod config;
+pub mod control;
 pub mod docgen;
 pub mod graph;
 pub mod harness;

@@ -1,4 +1,5 @@
-//! Network blocks and their protocol modules: ka9q-radio compatible RTP in and out.
+//! Network blocks and their protocol modules: ka9q-radio compatible RTP in and out, and
+//! ZeroMQ sources and sinks compatible with GNU Radio's gr-zeromq.
 //!
 //! | module | purpose |
 //! |---|---|
@@ -13,6 +14,8 @@
 //! | [`rtp_sink`] | block: c32 out as radiod-compatible RTP plus status |
 //! | [`reorder`] | per-stream reorder window, gaps, duplicates, late packets |
 //! | [`udp`] | sockets: unicast/multicast receive with kernel drop counts, send |
+//! | [`runtime`] | the shared tokio thread of the ZeroMQ sockets |
+//! | [`zmq`] | `zmq_pub_sink`, `zmq_sub_source`, `zmq_push_sink`, `zmq_pull_source`, gr-zeromq tag header, PMT |
 
 pub mod encoding;
 pub mod ka9q_status;
@@ -23,5 +26,7 @@ pub mod rtp_channel;
 pub mod rtp_sink;
 pub mod rtp_source;
 pub mod rtp_source_params;
+pub mod runtime;
 pub mod timing;
 pub mod udp;
+pub mod zmq;

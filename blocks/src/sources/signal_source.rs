@@ -150,9 +150,30 @@ impl Block for SignalSource {
         Ok(Flow::Continue)
     }
 
+    fn set_param(&mut self, name: &str, value: &toml::Value) -> Result<(), BlockError> {
+        let v = value
+            .as_float()
+            .ok_or_else(|| BlockError::config(format!("`{name}` must be a number")))?;
+        match name {
+            "frequency" => {
+                self.p.frequency = v;
+                self.step = rotation(v, self.p.sample_rate);
+            }
+            "amplitude" => self.p.amplitude = v,
+            _ => return Err(BlockError::config(format!("`{name}` is not settable"))),
+        }
+        Ok(())
+    }
+
     fn expected_items(&self) -> Option<u64> {
         self.p.items
     }
+}
+
+/// The per-sample phasor rotation `(cos w, sin w)` of a tone at `frequency`.
+fn rotation(frequency: f64, sample_rate: f64) -> (f64, f64) {
+    let w = std::f64::consts::TAU * frequency / sample_rate;
+    (w.cos(), w.sin())
 }
 
 /// Registration of `signal_source`.
@@ -167,7 +188,10 @@ impl BlockDef for SignalSourceDef {
         "Output `out` (`item`: c32 or f32). Tags `rate` on the first item. A \
         complex tone is `amplitude·e^{j2πf·n/rate}`; a real one its real part. `noise` adds \
         Gaussian noise of that standard deviation (per component). With `items` the stream ends \
-        after that many items (and `flow run` shows progress), otherwise it runs until stopped.";
+        after that many items (and `flow run` shows progress), otherwise it runs until stopped. \
+        `frequency` and `amplitude` can be changed while running (control port); the tone \
+        continues phase-continuously at the new frequency.";
+    const SETTABLE: &'static [&'static str] = &["frequency", "amplitude"];
     const EXAMPLE: &'static str = "item = \"c32\"\nwaveform = \"tone\"\nfrequency = 1000.0\nsample_rate = 48000.0\namplitude = 0.5\nnoise = 0.01\nitems = 480000";
 
     fn signature(p: &SignalSourceParams) -> Signature {
@@ -207,11 +231,10 @@ impl BlockDef for SignalSourceDef {
     }
 
     fn build(p: &SignalSourceParams, _: &BuildContext) -> Result<Box<dyn Block>, BlockError> {
-        let w = std::f64::consts::TAU * p.frequency / p.sample_rate;
         Ok(Box::new(SignalSource {
             p: p.clone(),
             phasor: (1.0, 0.0),
-            step: (w.cos(), w.sin()),
+            step: rotation(p.frequency, p.sample_rate),
             n: 0,
             rng: SmallRng::seed_from_u64(p.seed),
             left: p.items,
@@ -265,6 +288,50 @@ mod tests {
         let out = h.output::<f32>(0);
         let var = out.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>() / out.len() as f64;
         assert!((var.sqrt() - 0.5).abs() < 0.01, "std {}", var.sqrt());
+    }
+
+    #[test]
+    fn frequency_and_amplitude_change_at_run_time_and_others_are_refused() {
+        let p = params("frequency = 1000.0\nsample_rate = 8000.0\nitems = 200000");
+        let mut h = Harness::of::<SignalSourceDef>(p, &[]).unwrap();
+        assert_eq!(
+            h.set_param("frequency", toml::Value::Float(2000.0)),
+            Ok(toml::Value::Float(2000.0))
+        );
+        assert_eq!(
+            h.set_param("amplitude", toml::Value::Integer(3)),
+            Ok(toml::Value::Float(3.0))
+        );
+        let e = h
+            .set_param("sample_rate", toml::Value::Float(1.0))
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "parameter `sample_rate` of block `signal_source` cannot be changed while running \
+             (settable: frequency, amplitude)"
+        );
+        let e = h
+            .set_param("frequency", toml::Value::String("high".into()))
+            .unwrap_err();
+        assert!(
+            e.to_string().starts_with(
+                "invalid value for parameter `frequency` of block `signal_source`: invalid type"
+            ),
+            "{e}"
+        );
+        let e = h
+            .set_param("frequncy", toml::Value::Float(1.0))
+            .unwrap_err();
+        assert!(e.to_string().contains("did you mean `frequency`?"), "{e}");
+        assert!(h.run());
+        let out = h.output::<C32>(0);
+        assert_eq!(out.len(), 200_000);
+        // At the end: a quarter turn per sample (2 kHz at 8 kHz), amplitude 3.
+        for w in out[190_000..].windows(2) {
+            assert!((w[0].norm() - 3.0).abs() < 1e-3, "{:?}", w[0]);
+            let rotated = w[0] * C32::new(0.0, 1.0);
+            assert!((w[1] - rotated).norm() < 1e-3, "{w:?}");
+        }
     }
 
     #[test]

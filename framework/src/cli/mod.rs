@@ -11,6 +11,7 @@ pub mod check;
 pub mod docs;
 pub mod extension;
 pub mod graph;
+pub mod http;
 pub mod logging;
 pub mod overrides;
 pub mod plan;
@@ -20,6 +21,7 @@ pub mod signals;
 pub mod status;
 pub mod status_command;
 pub mod summary;
+pub mod top;
 
 use std::ffi::OsString;
 use std::process::ExitCode;
@@ -56,6 +58,8 @@ pub enum Command {
     Status(status_command::StatusArgs),
     /// Run a built-in benchmark workload (figures in the performance guide).
     Bench(bench::BenchArgs),
+    /// Show a live table of the blocks of a flowgraph running with --http.
+    Top(top::TopArgs),
     /// Generate reference documentation.
     #[command(hide = true)]
     Docs(docs::DocsArgs),
@@ -83,6 +87,7 @@ pub fn main() -> ExitCode {
         Command::Plan(a) => plan::execute(a, &mut out, &mut err),
         Command::Status(a) => status_command::execute(a, &mut out, &mut err),
         Command::Bench(a) => bench::execute(a, &mut out, &mut err),
+        Command::Top(a) => top::main(a),
         Command::Docs(a) => docs::execute(a, &mut out),
         Command::External(args) => extension::dispatch(args, &mut err),
     }
@@ -135,7 +140,7 @@ mod tests {
     #[test]
     fn help_lists_the_public_subcommands_only() {
         let help = Cli::command().render_help().to_string();
-        for sub in ["run", "check", "blocks", "graph"] {
+        for sub in ["run", "check", "blocks", "graph", "top"] {
             assert!(help.contains(sub), "{help}");
         }
         assert!(!help.contains("docs"), "{help}");

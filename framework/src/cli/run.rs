@@ -33,6 +33,9 @@ pub struct RunArgs {
     /// No live status and no summary.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Control port.
+    #[command(flatten)]
+    pub http: super::http::HttpArgs,
     /// Run under systemd: notify READY once every block has started, and send watchdog
     /// pings (WatchdogSec) only while no block is stalled or failed.
     #[arg(long)]
@@ -88,6 +91,10 @@ pub fn execute(args: &RunArgs, env: RunEnv<'_>) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Err(e) = args.http.check() {
+        let _ = writeln!(env.err, "error: {e}");
+        return ExitCode::from(2);
+    }
     let duration = args.duration.or(graph.settings.duration);
     tracing::info!(flowgraph = %graph.settings.name, blocks = graph.blocks.len(), edges = graph.edges.len(), "starting");
     let fg = match Flowgraph::start(&graph) {
@@ -101,6 +108,20 @@ pub fn execute(args: &RunArgs, env: RunEnv<'_>) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    let control = match args.http.start(&graph, &fg) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = writeln!(env.err, "error: {e}");
+            fg.stop();
+            fg.wait();
+            return ExitCode::from(1);
+        }
+    };
+    if let Some(c) = &control {
+        if !args.quiet {
+            let _ = writeln!(env.err, "control port: http://{}/", c.addr());
+        }
+    }
     let mut service = Service::new(args, &graph, &fg);
     let mut status = (env.live_status && !args.quiet).then(|| Status::new(&graph, &fg));
     let started = Instant::now();
@@ -141,6 +162,7 @@ pub fn execute(args: &RunArgs, env: RunEnv<'_>) -> ExitCode {
     let blocks = fg.blocks.clone();
     let report = fg.wait();
     service.finish();
+    drop(control);
     if !args.quiet {
         let _ = env
             .out

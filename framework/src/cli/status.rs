@@ -201,6 +201,7 @@ mod tests {
             metrics: m,
             expected_items: None,
             live: false,
+            params: crate::runtime::ParamHandle::detached("fft", "t"),
         };
         assert_eq!(
             status_line(5, &b, (2_500_000.0, 999.0), &[("in".into(), 0.125)]),

@@ -95,6 +95,7 @@ mod tests {
                 metrics: src,
                 expected_items: None,
                 live: false,
+                params: crate::runtime::ParamHandle::detached("src", "t_source"),
             },
             BlockHandle {
                 name: "archive".into(),
@@ -102,6 +103,7 @@ mod tests {
                 metrics: sink,
                 expected_items: None,
                 live: false,
+                params: crate::runtime::ParamHandle::detached("archive", "t_sink"),
             },
         ];
         let report = RunReport {

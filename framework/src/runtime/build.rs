@@ -93,6 +93,7 @@ pub(crate) struct Built {
     pub(crate) placement: Placement,
     pub(crate) edges: Vec<EdgeHandle>,
     pub(crate) metrics: Vec<Arc<BlockMetrics>>,
+    pub(crate) param_handles: Vec<super::settable::ParamHandle>,
 }
 
 /// Builds buffers, ports and blocks.
@@ -217,6 +218,7 @@ pub(crate) fn build(graph: &Graph, stop: &Arc<AtomicBool>) -> Result<Built, Runt
 
     let mut instances = Vec::with_capacity(n);
     let mut metrics = Vec::with_capacity(n);
+    let mut param_handles = Vec::with_capacity(n);
     for (bi, block) in graph.blocks.iter().enumerate() {
         let name: Arc<str> = block.name.clone().into();
         let mut ins = Vec::new();
@@ -254,6 +256,9 @@ pub(crate) fn build(graph: &Graph, stop: &Arc<AtomicBool>) -> Result<Built, Runt
                 block: block.name.clone(),
                 error: e,
             })?;
+        let (handle, port) =
+            super::settable::channel(name.clone(), block.def, &block.params, waker_of(bi));
+        param_handles.push(handle);
         let spec = InstanceSpec {
             name,
             params: block.params.clone(),
@@ -264,6 +269,7 @@ pub(crate) fn build(graph: &Graph, stop: &Arc<AtomicBool>) -> Result<Built, Runt
             propagation: block.signature.propagation,
             on_error: block.on_error,
             stop_requested: stop.clone(),
+            param_port: Some(port),
         };
         debug_assert!(block
             .signature
@@ -279,5 +285,6 @@ pub(crate) fn build(graph: &Graph, stop: &Arc<AtomicBool>) -> Result<Built, Runt
         placement,
         edges: edge_handles,
         metrics,
+        param_handles,
     })
 }

@@ -17,6 +17,8 @@ use crate::port::{
 use crate::registry::{AnyParams, BuildContext};
 use crate::tag::{ItemTag, Propagation, Tag};
 
+use super::settable::ParamPort;
+
 /// Outcome of one [`BlockInstance::step`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Step {
@@ -54,6 +56,7 @@ pub(crate) struct BlockInstance {
     stop_requested: Arc<AtomicBool>,
     error_log: RateLimited,
     propagated: Vec<ItemTag>,
+    param_port: Option<ParamPort>,
 }
 
 /// What the instance needs besides its ports.
@@ -67,6 +70,8 @@ pub(crate) struct InstanceSpec {
     pub(crate) propagation: Propagation,
     pub(crate) on_error: OnError,
     pub(crate) stop_requested: Arc<AtomicBool>,
+    /// Run-time parameter changes for this block.
+    pub(crate) param_port: Option<ParamPort>,
 }
 
 impl BlockInstance {
@@ -103,6 +108,7 @@ impl BlockInstance {
             done: false,
             stop_requested: spec.stop_requested,
             propagated: Vec::new(),
+            param_port: spec.param_port,
         }
     }
 
@@ -155,6 +161,11 @@ impl BlockInstance {
         }
         if self.is_source() && self.stop_requested.load(Ordering::Relaxed) {
             return self.end(Some(true));
+        }
+        if let (Some(port), Some(block)) = (&self.param_port, self.block.as_mut()) {
+            if port.pending() {
+                port.apply(block.as_mut(), &mut self.params);
+            }
         }
         for i in &mut self.inputs {
             i.refresh(false);
@@ -404,6 +415,9 @@ impl BlockInstance {
             i.detach();
         }
         self.msg_in.clear();
+        if let Some(port) = self.param_port.take() {
+            port.refuse_all();
+        }
         self.done = true;
         self.metrics.set_state(if clean.is_some() {
             BlockState::Done

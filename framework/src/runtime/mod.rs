@@ -12,6 +12,7 @@
 
 pub(crate) mod build;
 pub(crate) mod instance;
+pub mod settable;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -24,6 +25,7 @@ use crate::graph::{Edge, EdgePolicy, Graph};
 use crate::metrics::{BlockMetrics, BlockState};
 
 use instance::{BlockInstance, Step};
+pub use settable::{ParamHandle, SetParamError, SetParamResult};
 
 /// Why a flowgraph could not start.
 #[derive(Debug, thiserror::Error)]
@@ -116,6 +118,8 @@ pub struct BlockHandle {
     pub expected_items: Option<u64>,
     /// True for live sources.
     pub live: bool,
+    /// Run-time parameter changes.
+    pub params: ParamHandle,
 }
 
 struct Completion {
@@ -155,12 +159,14 @@ impl Flowgraph {
             .iter()
             .zip(&built.instances)
             .zip(&built.metrics)
-            .map(|((b, inst), m)| BlockHandle {
+            .zip(built.param_handles)
+            .map(|(((b, inst), m), params)| BlockHandle {
                 name: b.name.clone(),
                 type_name: b.def.name(),
                 metrics: m.clone(),
                 expected_items: inst.expected_items(),
                 live: inst.is_live(),
+                params,
             })
             .collect();
         let mut groups: Vec<Vec<BlockInstance>> =
@@ -274,6 +280,26 @@ impl Flowgraph {
                 .0;
         }
         true
+    }
+
+    /// The block named `name`.
+    pub fn block(&self, name: &str) -> Option<&BlockHandle> {
+        self.blocks.iter().find(|b| b.name == name)
+    }
+
+    /// Changes parameter `param` of block `block` while running and waits up to `timeout`
+    /// for the block to apply it (see [`settable`]). Returns the effective value.
+    pub fn set_param(
+        &self,
+        block: &str,
+        param: &str,
+        value: toml::Value,
+        timeout: Duration,
+    ) -> SetParamResult {
+        self.block(block)
+            .ok_or_else(|| SetParamError::UnknownBlock(block.into()))?
+            .params
+            .set(param, value, timeout)
     }
 
     /// Time since start.

@@ -207,6 +207,18 @@ impl Block for Check {
         }
         Ok(Flow::Continue)
     }
+    fn set_param(&mut self, name: &str, value: &toml::Value) -> Result<(), BlockError> {
+        match (name, value.as_integer()) {
+            ("delay_us", Some(v)) if v > 1_000_000 => {
+                Err(BlockError::config("longer than a second"))
+            }
+            ("delay_us", Some(v)) => {
+                self.p.delay_us = v as u64;
+                Ok(())
+            }
+            _ => Err(BlockError::config("unexpected")),
+        }
+    }
 }
 
 struct CheckDef;
@@ -214,6 +226,7 @@ impl BlockDef for CheckDef {
     type Params = CheckParams;
     const NAME: &'static str = "rt_check";
     const SUMMARY: &'static str = "test: checks";
+    const SETTABLE: &'static [&'static str] = &["delay_us"];
     const DOC: &'static str = "test";
     const EXAMPLE: &'static str = "";
     fn signature(p: &CheckParams) -> Signature {
@@ -466,6 +479,65 @@ inputs = ["src"]
     assert_eq!(sink.state(), BlockState::Done);
     assert_eq!(sink.total_in(), stats[1].1);
     assert_eq!(stats[1].3, 0);
+}
+
+#[test]
+fn parameters_change_at_run_time_after_the_same_checks_as_toml() {
+    use super::SetParamError;
+    let fg = start(
+        r#"
+[blocks.src]
+type = "rt_counter"
+[blocks.a]
+type = "rt_check"
+inputs = ["src"]
+delay_us = 1
+"#,
+    );
+    let t = Duration::from_secs(10);
+    assert_eq!(
+        fg.set_param("a", "delay_us", toml::Value::Integer(5), t),
+        Ok(toml::Value::Integer(5))
+    );
+    let current = fg.block("a").unwrap().params.current().unwrap();
+    assert_eq!(current["delay_us"], toml::Value::Integer(5));
+    assert_eq!(current["min_items"], toml::Value::Integer(1));
+    let err = |r: super::SetParamResult| r.unwrap_err().to_string();
+    assert_eq!(
+        err(fg.set_param("a", "min_items", toml::Value::Integer(5), t)),
+        "parameter `min_items` of block `a` cannot be changed while running (settable: delay_us)"
+    );
+    assert_eq!(
+        err(fg.set_param("a", "delay", toml::Value::Integer(5), t)),
+        "block `a` (rt_check) has no parameter `delay` (did you mean `delay_us`?)"
+    );
+    assert!(
+        err(fg.set_param("a", "delay_us", toml::Value::Integer(-1), t))
+            .starts_with("invalid value for parameter `delay_us` of block `a`: invalid value")
+    );
+    assert_eq!(
+        err(fg.set_param("a", "delay_us", toml::Value::Integer(2_000_000), t)),
+        "block `a` refused `delay_us`: longer than a second"
+    );
+    // A refused change leaves the old value.
+    let current = fg.block("a").unwrap().params.current().unwrap();
+    assert_eq!(current["delay_us"], toml::Value::Integer(5));
+    assert_eq!(
+        fg.set_param("b", "delay_us", toml::Value::Integer(5), t),
+        Err(SetParamError::UnknownBlock("b".into()))
+    );
+    assert!(matches!(
+        fg.set_param("src", "count", toml::Value::Integer(5), t),
+        Err(SetParamError::NotSettable { .. })
+    ));
+    let handle = fg.block("a").unwrap().params.clone();
+    fg.stop();
+    let report = fg.wait();
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    assert_eq!(
+        handle.set("delay_us", toml::Value::Integer(3), t),
+        Err(SetParamError::NotRunning("a".into()))
+    );
 }
 
 #[test]
