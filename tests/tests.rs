@@ -11,6 +11,7 @@ mod dataplane;
 #[cfg(feature = "hdf5")]
 mod dataplane_hdf5;
 mod faults;
+mod grape_demo;
 mod grape_dsp;
 mod grape_io;
 mod instrument;

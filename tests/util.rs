@@ -48,6 +48,16 @@ impl Sandbox {
         c
     }
 
+    /// Runs `flow ARGS` with extra environment variables to completion (at most `limit`).
+    pub fn run_env(&self, args: &[&str], env: &[(&str, &str)], limit: Duration) -> Output {
+        let mut cmd = self.flow();
+        cmd.args(args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        run_with_limit(&mut cmd, limit)
+    }
+
     /// Runs `flow ARGS` to completion (at most `limit`) and returns its output.
     pub fn run(&self, args: &[&str], limit: Duration) -> Output {
         run_with_limit(self.flow().args(args), limit)

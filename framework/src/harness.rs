@@ -295,6 +295,7 @@ impl Harness {
             propagation: sig.propagation,
             on_error: OnError::Stop,
             stop_requested: stop.clone(),
+            started_all: Arc::new(AtomicBool::new(true)),
             param_port: Some(param_port),
         };
         Ok(Harness {

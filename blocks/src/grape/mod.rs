@@ -1,8 +1,10 @@
-//! GRAPE blocks: time-station simulation (`wwv_sim`) and tone detection (`tone_detect`)
+//! GRAPE blocks: time-station simulation (`wwv_sim`), tone detection (`tone_detect`) and the
+//! end-of-run report (`grape_summary`)
 //! for measuring a receiver's clock offset from WWV, WWVH and CHU (see docs/grape.md).
 
 pub mod discriminate;
 pub mod envelope;
+pub mod grape_summary;
 pub mod minute;
 pub mod onset_fit;
 pub mod pattern;

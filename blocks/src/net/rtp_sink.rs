@@ -53,6 +53,10 @@ pub struct RtpSinkParams {
     /// Pace packets to the sample rate, like a live radiod; false sends as fast as data comes.
     #[serde(default)]
     pub realtime: bool,
+    /// With `realtime`, play this many times faster than real time (demos and tests that
+    /// want minutes of signal in seconds; the stream's timestamps and times are unchanged).
+    #[serde(default = "default_speed")]
+    pub speed: f64,
     /// Send a status packet every this many data packets (also before the first packet and
     /// after every time tag); 0: only then.
     #[serde(default = "default_status_every")]
@@ -77,6 +81,10 @@ fn default_pt() -> u8 {
 fn default_encoding() -> Encoding {
     Encoding::F32le
 }
+fn default_speed() -> f64 {
+    1.0
+}
+
 fn default_status_every() -> u64 {
     50
 }
@@ -178,7 +186,8 @@ impl RtpSink {
             let (t0, ts0) = *self
                 .pace_origin
                 .get_or_insert((Instant::now(), self.packet_ts));
-            let due = t0 + Duration::from_secs_f64((self.packet_ts - ts0) as f64 / rate);
+            let due =
+                t0 + Duration::from_secs_f64((self.packet_ts - ts0) as f64 / (rate * self.p.speed));
             let wait = due.saturating_duration_since(Instant::now());
             if !wait.is_zero() {
                 std::thread::sleep(wait);
@@ -367,6 +376,12 @@ impl BlockDef for RtpSinkDef {
         }
         if p.sample_rate.is_some_and(|r| r.is_nan() || r <= 0.0) {
             errs.push(ParamError::new("sample_rate", "must be positive"));
+        }
+        if !(p.speed.is_finite() && p.speed > 0.0) {
+            errs.push(ParamError::new(
+                "speed",
+                "must be a positive factor (1.0 = real time)",
+            ));
         }
         errs
     }

@@ -54,6 +54,8 @@ pub struct RtpSource {
     /// Largest free space seen per output (its capacity).
     capacity: Vec<usize>,
     starving_since: Option<Instant>,
+    /// When the last data packet arrived (for `idle_end`).
+    last_data: Option<Instant>,
     bad_packet: RateLimited,
     bad_status: RateLimited,
 }
@@ -129,6 +131,9 @@ impl RtpSource {
             let Some(sock) = sock else { return false };
             match sock.recv(&mut self.buf) {
                 Ok(Some(n)) => {
+                    if !status {
+                        self.last_data = Some(Instant::now());
+                    }
                     if let Some(k) = self.on_datagram(n, status) {
                         let out = &mut io.outputs[k];
                         self.channels[k].emit(
@@ -232,6 +237,12 @@ impl Block for RtpSource {
 
     fn work(&mut self, io: &mut WorkIo) -> Result<Flow, BlockError> {
         let now = Instant::now();
+        if let (Some(idle), Some(last)) = (self.p.idle_end, self.last_data) {
+            if now.duration_since(last) >= idle {
+                tracing::info!(after = ?idle, "no RTP data for the idle_end time: ending the stream");
+                return Ok(Flow::Done);
+            }
+        }
         // An output short of space (downstream behind): leave packets in the kernel's
         // (large) socket buffer for up to DEFER, rather than read them only to drop them.
         // Past that, read on and let the full output drop (counted, tagged as a gap).
@@ -385,6 +396,7 @@ impl BlockDef for RtpSourceDef {
             c: Counters::default(),
             capacity: vec![0; p.channels.len()],
             starving_since: None,
+            last_data: None,
             bad_packet: limited("rtp_source: malformed packet"),
             bad_status: limited("rtp_source: malformed status packet"),
         }))

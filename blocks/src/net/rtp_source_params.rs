@@ -75,6 +75,12 @@ pub struct RtpSourceParams {
     /// flow runs with CAP_NET_ADMIN).
     #[serde(default = "default_recv_buffer")]
     pub recv_buffer: usize,
+    /// End the stream when no data packet has arrived for this long after the first one
+    /// (relays, replays and demos whose sender finishes; absent: a live source runs until
+    /// stopped).
+    #[serde(default, with = "crate::util::duration::opt_text")]
+    #[schemars(with = "Option<String>")]
+    pub idle_end: Option<Duration>,
 }
 
 fn default_status_wait() -> Duration {

@@ -21,6 +21,26 @@ pub mod text {
     }
 }
 
+/// (De)serializes an `Option<Duration>` as humantime text (absent: `None`).
+pub mod opt_text {
+    use std::time::Duration;
+
+    /// Writes `d` as humantime text, or nothing.
+    pub fn serialize<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => super::text::serialize(d, s),
+            None => s.serialize_none(),
+        }
+    }
+
+    /// Reads humantime text.
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Duration>, D::Error> {
+        super::text::deserialize(d).map(Some)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;

@@ -3,7 +3,7 @@
 //! checks that every required input has exactly one connection.
 
 use crate::graph::EdgePolicy;
-use crate::registry::Signature;
+use crate::registry::{PortKind, Signature};
 
 use super::block::BlockSpec;
 use super::context::Ctx;
@@ -127,7 +127,10 @@ fn wire_block(
             else {
                 continue;
             };
-            if let Some(f) = &first {
+            // A message input takes any number of senders (their messages interleave); a
+            // stream input takes one.
+            let fan_in_ok = p.kind == PortKind::Message;
+            if let (Some(f), false) = (&first, fan_in_ok) {
                 ctx.error(
                     DiagnosticKind::ConnectedTwice,
                     &r.origin,

@@ -97,7 +97,11 @@ pub(crate) struct Built {
 }
 
 /// Builds buffers, ports and blocks.
-pub(crate) fn build(graph: &Graph, stop: &Arc<AtomicBool>) -> Result<Built, RuntimeError> {
+pub(crate) fn build(
+    graph: &Graph,
+    stop: &Arc<AtomicBool>,
+    started_all: &Arc<AtomicBool>,
+) -> Result<Built, RuntimeError> {
     let placement = place(graph);
     let wakers: Vec<Arc<Waker>> = (0..placement.threads)
         .map(|_| Arc::new(Waker::new()))
@@ -269,6 +273,7 @@ pub(crate) fn build(graph: &Graph, stop: &Arc<AtomicBool>) -> Result<Built, Runt
             propagation: block.signature.propagation,
             on_error: block.on_error,
             stop_requested: stop.clone(),
+            started_all: started_all.clone(),
             param_port: Some(port),
         };
         debug_assert!(block

@@ -54,6 +54,7 @@ pub(crate) struct BlockInstance {
     started: bool,
     done: bool,
     stop_requested: Arc<AtomicBool>,
+    started_all: Arc<AtomicBool>,
     error_log: RateLimited,
     propagated: Vec<ItemTag>,
     param_port: Option<ParamPort>,
@@ -70,6 +71,8 @@ pub(crate) struct InstanceSpec {
     pub(crate) propagation: Propagation,
     pub(crate) on_error: OnError,
     pub(crate) stop_requested: Arc<AtomicBool>,
+    /// Set once every block of the flowgraph has run `start`: no block works before.
+    pub(crate) started_all: Arc<AtomicBool>,
     /// Run-time parameter changes for this block.
     pub(crate) param_port: Option<ParamPort>,
 }
@@ -107,6 +110,7 @@ impl BlockInstance {
             started: false,
             done: false,
             stop_requested: spec.stop_requested,
+            started_all: spec.started_all,
             propagated: Vec::new(),
             param_port: spec.param_port,
         }
@@ -158,6 +162,11 @@ impl BlockInstance {
                 Ok(Err(e)) => return self.fail(e),
                 Err(p) => return self.fail(panic_error(p)),
             }
+        }
+        if !self.started_all.load(Ordering::Acquire) {
+            // Data flows only once every block is ready (sockets bound, files open), so a
+            // sender cannot start before its receiver listens.
+            return Step::Idle(Some(Instant::now() + Duration::from_millis(1)));
         }
         if self.is_source() && self.stop_requested.load(Ordering::Relaxed) {
             return self.end(Some(true));

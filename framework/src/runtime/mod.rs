@@ -153,7 +153,8 @@ impl Flowgraph {
     /// Builds every block and starts the threads.
     pub fn start(graph: &Graph) -> Result<Flowgraph, RuntimeError> {
         let stop = Arc::new(AtomicBool::new(false));
-        let built = build::build(graph, &stop)?;
+        let started_all = Arc::new(AtomicBool::new(false));
+        let built = build::build(graph, &stop, &started_all)?;
         let blocks = graph
             .blocks
             .iter()
@@ -209,6 +210,11 @@ impl Flowgraph {
             edges: built.edges,
         };
         fg.wait_started(START_WAIT);
+        // Every block is ready: let the data flow.
+        started_all.store(true, Ordering::Release);
+        for w in &fg.wakers {
+            w.wake();
+        }
         Ok(fg)
     }
 
