@@ -63,6 +63,7 @@ fn too_much_cpu_disk_or_memory_is_refused_with_the_reason() {
     assert_eq!(code, Some(1), "{text}");
     assert!(text.contains("error: needs"), "{text}");
     assert!(text.contains("error: block `gain` needs"), "{text}");
+    assert!(text.contains("error: the processing blocks need"), "{text}");
 
     let (code, text) = plan(&s, "disk.toml", &CHAIN.replace("RATE", "5e7"));
     assert_eq!(code, Some(1), "{text}");

@@ -61,7 +61,7 @@ pub enum ThreadChoice {
 pub struct Settings {
     /// Name of the flowgraph.
     pub name: String,
-    /// Worker threads for non-blocking blocks (default: the number of cores).
+    /// Worker threads for non-blocking blocks (default: one; see `runtime` docs).
     pub workers: Option<usize>,
     /// Default edge buffer size in bytes (256 KiB: large chunks per call keep per-call
     /// overhead and cross-core wake-ups low; see docs/performance.md).

@@ -8,7 +8,7 @@
 //! ```toml
 //! [flowgraph]            # optional
 //! name = "demo"          # default: the file stem
-//! workers = 2            # pool threads (default: one per core)
+//! workers = 2            # threads for the non-blocking blocks (default: 1)
 //! buffer_bytes = 262144  # default edge buffer size
 //! message_queue = 4096   # message queue length
 //! duration = "30s"       # stop after this long

@@ -73,6 +73,33 @@ pub fn plan(graph: &Graph, host: Host, cache: &mut Cache, budget: Duration) -> P
             ((1.0 - CPU_HEADROOM) * 100.0).round()
         ));
     }
+    // The non-blocking blocks share the worker threads.
+    let pool: f64 = est
+        .blocks
+        .iter()
+        .zip(&cpu)
+        .filter(|(b, _)| !b.own_thread)
+        .filter_map(|(_, c)| c.cores)
+        .sum();
+    let workers = graph
+        .settings
+        .workers
+        .unwrap_or(crate::runtime::build::DEFAULT_WORKERS);
+    if !est.offline && pool > 0.9 * workers as f64 {
+        let need = (pool / 0.8).ceil().max(1.0) as usize;
+        let fix = if need <= host.cores {
+            format!("set `workers = {need}` in [flowgraph]")
+        } else {
+            format!(
+                "it needs {need} cores at 80 % load; this host has {}",
+                host.cores
+            )
+        };
+        problems.push(format!(
+            "the processing blocks need {pool:.2} cores but run on {workers} worker thread{}: {fix}",
+            if workers == 1 { "" } else { "s" }
+        ));
+    }
     for (b, c) in est.blocks.iter().zip(&cpu) {
         if let (Some(cores), false) = (c.cores, est.offline) {
             if cores > 0.9 {

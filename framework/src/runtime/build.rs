@@ -24,6 +24,14 @@ pub(crate) struct Placement {
     pub(crate) threads: usize,
 }
 
+/// Worker threads for the non-blocking blocks unless `[flowgraph] workers` says otherwise.
+///
+/// One: every benchmark so far runs as fast or faster on one worker (copy 10 the same, copy 1
+/// 5×, fft 1024 2×; docs/performance.md), because handing items between cores costs more
+/// than cheap blocks do, and blocks that wait on I/O have threads of their own anyway. A
+/// flowgraph with several heavy processing blocks sets `workers`; `flow plan` says when.
+pub(crate) const DEFAULT_WORKERS: usize = 1;
+
 /// Splits the pool blocks (in topological order) into contiguous groups, one per worker, and
 /// gives every blocking, live or `thread = "own"` block its own thread.
 pub(crate) fn place(graph: &Graph) -> Placement {
@@ -33,11 +41,10 @@ pub(crate) fn place(graph: &Graph) -> Placement {
         .map(|b| b.signature.blocking || b.signature.live || b.thread == ThreadChoice::Own)
         .collect();
     let pool: Vec<usize> = (0..graph.blocks.len()).filter(|&i| !own[i]).collect();
-    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let workers = graph
         .settings
         .workers
-        .unwrap_or(cores)
+        .unwrap_or(DEFAULT_WORKERS)
         .clamp(1, pool.len().max(1));
     let mut thread_of = vec![0; graph.blocks.len()];
     for (k, &b) in pool.iter().enumerate() {

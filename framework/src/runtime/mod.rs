@@ -1,11 +1,12 @@
 //! The runtime: starts a validated [`Graph`], runs its blocks on a worker pool (plus one
 //! thread per blocking or live block), and stops it by draining.
 //!
-//! Scheduling: non-blocking blocks are split, in topological order, into one contiguous
-//! group per core; each worker thread loops over its group calling every block that is
-//! ready, and parks when none made progress. Buffers wake the right thread when data or
-//! space appears, so an idle flowgraph costs nothing. Blocks that wait on I/O get their own
-//! thread and may block briefly inside `work`.
+//! Scheduling: non-blocking blocks run on a pool of worker threads (one by default,
+//! `[flowgraph] workers` for more), split in topological order into one contiguous group per
+//! worker; each worker loops over its group calling every block that is ready, spins briefly
+//! and parks when none made progress. Buffers wake the right thread when data or space
+//! appears, so an idle flowgraph costs nothing. Blocks that wait on I/O (sources, sinks,
+//! live sources) get their own thread and may block briefly inside `work`.
 //!
 //! Stopping: [`Flowgraph::stop`] asks every source to finish; end of stream then flows down
 //! the graph, so every block drains its inputs and every sink flushes and finalizes.
