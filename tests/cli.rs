@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::util::{stderr, stdout, Sandbox};
+use crate::util::{signal, stderr, stdout, wait_child, Sandbox};
 
 /// Block type names defined in `blocks/src` (every `const NAME: &'static str = "..."`),
 /// leaving out test-only blocks (files `testblocks.rs`, directories ending in `_tests`).
@@ -233,9 +233,8 @@ path = "endless.f32"
         assert!(std::time::Instant::now() < deadline, "no data written");
         std::thread::sleep(Duration::from_millis(20));
     }
-    // SAFETY: kill(2) with a valid pid and signal.
-    unsafe { libc_kill(child.id() as i32, 2) };
-    let status = wait_limit(&mut child, Duration::from_secs(30));
+    signal(child.id(), 2);
+    let status = wait_child(&mut child, Duration::from_secs(30));
     assert_eq!(status.code(), Some(0), "a drained stop exits 0");
     let len = std::fs::metadata(&path).expect("file").len();
     assert_eq!(len % 4, 0, "only whole items are written");
@@ -275,12 +274,10 @@ inputs = ["slow"]
         .expect("spawn flow");
     let lines = log_lines(child.stderr.take().expect("stderr"));
     wait_for_line(&lines, "starting");
-    // SAFETY: as above.
-    unsafe { libc_kill(child.id() as i32, 2) };
+    signal(child.id(), 2);
     wait_for_line(&lines, "interrupted: stopping");
-    // SAFETY: as above.
-    unsafe { libc_kill(child.id() as i32, 2) };
-    let status = wait_limit(&mut child, Duration::from_secs(10));
+    signal(child.id(), 2);
+    let status = wait_child(&mut child, Duration::from_secs(10));
     assert_eq!(status.code(), Some(130));
 }
 
@@ -308,24 +305,5 @@ fn wait_for_line(lines: &std::sync::mpsc::Receiver<String>, needle: &str) {
             Ok(_) => {}
             Err(_) => panic!("no log line containing `{needle}` within 30 s"),
         }
-    }
-}
-
-extern "C" {
-    #[link_name = "kill"]
-    fn libc_kill(pid: i32, sig: i32) -> i32;
-}
-
-fn wait_limit(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
-    let start = std::time::Instant::now();
-    loop {
-        if let Some(s) = child.try_wait().expect("wait") {
-            return s;
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            panic!("process did not exit within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
     }
 }
