@@ -17,6 +17,7 @@ mod grape_io;
 mod instrument;
 mod plan;
 mod registry;
+mod retention;
 mod serial_restart;
 mod service;
 mod spectrum;

@@ -47,7 +47,6 @@ struct Counters {
     evicted_bytes: Counter,
     evicted_unconfirmed: Counter,
     stops: Counter,
-    refused: Counter,
 }
 
 struct Marker {
@@ -134,7 +133,6 @@ impl Retention {
             evicted_bytes: c("evicted_bytes"),
             evicted_unconfirmed: c("evicted_unconfirmed"),
             stops: c("storage_stops"),
-            refused: c("refused_bytes"),
         };
         self.health = Some(ctx.health());
         self.name = ctx.name().to_string();
@@ -189,6 +187,15 @@ impl Retention {
         self.publish();
     }
 
+    /// Sets what the open unit of `primary` takes, measured by the sink (the allocated size
+    /// of `files`), replacing the running estimate.
+    pub fn measure(&mut self, primary: &Path, files: &[PathBuf]) {
+        if let Some(b) = self.active.get_mut(primary) {
+            *b = files.iter().map(|f| allocated_at(f)).sum::<u64>() + OVERHEAD;
+        }
+        self.publish();
+    }
+
     /// The unit of `primary` is no longer written and not kept either (it failed).
     pub fn abandon(&mut self, primary: &Path) {
         self.active.remove(primary);
@@ -199,9 +206,20 @@ impl Retention {
     /// when the write must not happen: the sink is stopped by a limit (the sink drops the
     /// data and counts it).
     pub fn admit(&mut self, primary: &Path, bytes: u64) -> bool {
+        if !self.room(bytes) {
+            return false;
+        }
+        *self.active.entry(primary.to_path_buf()).or_insert(OVERHEAD) += bytes;
+        self.written_since += bytes;
+        self.publish();
+        true
+    }
+
+    /// True when `bytes` more may be written (deleting what the limits allow to make room),
+    /// without counting them: ask before creating a new file. False: stopped by a limit.
+    pub fn room(&mut self, bytes: u64) -> bool {
         if let Some(since) = self.stopped {
             if self.last_retry.elapsed() < self.retry_every {
-                self.c.refused.add(bytes);
                 return false;
             }
             self.last_retry = Instant::now();
@@ -209,19 +227,14 @@ impl Retention {
                 Ok(()) => self.resume(since),
                 Err(why) => {
                     self.stop(&why);
-                    self.c.refused.add(bytes);
-                    return false;
+                        return false;
                 }
             }
         } else if let Err(why) = self.make_room(bytes) {
             self.last_retry = Instant::now();
             self.stop(&why);
-            self.c.refused.add(bytes);
             return false;
         }
-        *self.active.entry(primary.to_path_buf()).or_insert(OVERHEAD) += bytes;
-        self.written_since += bytes;
-        self.publish();
         true
     }
 

@@ -106,10 +106,7 @@ fn max_bytes_deletes_the_oldest_finished_files_and_never_the_active_one() {
         "{}",
         f.metrics.health().1
     );
-    assert_eq!(
-        (f.counter("storage_stops"), f.counter("refused_bytes")),
-        (1, 60_000)
-    );
+    assert_eq!(f.counter("storage_stops"), 1);
     // A small write fits again: resumed.
     assert!(r.admit(&active, 100));
     assert!(!r.is_stopped());
