@@ -129,7 +129,11 @@ fn unconfirmed_minutes_are_never_deleted_the_archive_stops_instead() {
     let used = du(&s.path().join("raw/WWV_10_MHz"));
     assert!(used <= QUOTA, "{used} bytes on disk, quota {QUOTA}\n{text}");
     let left = minutes(&s);
-    assert_eq!(counter(&text, "evicted"), 4, "only the confirmed minutes go\n{text}");
+    assert_eq!(
+        counter(&text, "evicted"),
+        4,
+        "only the confirmed minutes go\n{text}"
+    );
     assert_eq!(counter(&text, "evicted_unconfirmed"), 0, "{text}");
     assert_eq!(
         left.first(),
@@ -162,7 +166,11 @@ fn drop_oldest_unconfirmed_keeps_recording_and_counts_what_it_deleted() {
     let left = minutes(&s);
     let k = left.len() as i64;
     assert_eq!(left, ((MINUTES - k)..MINUTES).collect::<Vec<_>>());
-    assert_eq!(counter(&text, "evicted_unconfirmed"), (MINUTES - k) as u64, "{text}");
+    assert_eq!(
+        counter(&text, "evicted_unconfirmed"),
+        (MINUTES - k) as u64,
+        "{text}"
+    );
     assert_eq!(counter(&text, "limit_dropped"), 0, "{text}");
     assert!(du(&s.path().join("raw/WWV_10_MHz")) <= QUOTA);
 }

@@ -227,7 +227,7 @@ impl Retention {
                 Ok(()) => self.resume(since),
                 Err(why) => {
                     self.stop(&why);
-                        return false;
+                    return false;
                 }
             }
         } else if let Err(why) = self.make_room(bytes) {

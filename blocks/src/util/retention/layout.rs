@@ -159,6 +159,19 @@ impl Rotated {
             .join(format!("{}-{}{}", self.stem, stamp(t), self.ext))
     }
 
+    /// The path of the file started at Unix millisecond `ms`:
+    /// `<dir>/<stem>-<YYYYMMDDTHHMMSSmmmZ><ext>` (names sort in time order).
+    pub fn path_at_ms(&self, ms: i64) -> PathBuf {
+        let s = stamp(ms.div_euclid(1000));
+        self.dir.join(format!(
+            "{}-{}{:03}Z{}",
+            self.stem,
+            &s[..15],
+            ms.rem_euclid(1000),
+            self.ext
+        ))
+    }
+
     /// True if `name` is one of the layout's primary files.
     fn matches(&self, name: &str) -> bool {
         let Some(rest) = name.strip_suffix(self.ext.as_str()) else {
@@ -249,6 +262,10 @@ mod tests {
         assert_eq!(
             r.path_at(1_700_000_000),
             d.path().join("m-20231114T221320Z.sqlite")
+        );
+        assert_eq!(
+            r.path_at_ms(1_700_000_000_123),
+            d.path().join("m-20231114T221320123Z.sqlite")
         );
         let old = d.path().join("m-20231114T221320123Z.sqlite");
         std::fs::write(&old, [1u8; 5000]).unwrap();

@@ -4,8 +4,8 @@
 //! finished files can be uploaded and deleted by their limits. With `rotate_every` the stamp
 //! is the period's start (aligned to the Unix epoch: `"1d"` gives one file per UTC day), so
 //! a restart within the period continues its file; with `rotate_bytes` alone it is the
-//! time the file was opened. A rotated file is never overwritten: a name in use gets a
-//! `-N` suffix when the sink must not append to it.
+//! time the file was opened, to the millisecond (`YYYYMMDDTHHMMSSmmmZ`). A rotated file is
+//! never overwritten: a name in use gets a `-N` suffix when the sink must not append to it.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -20,6 +20,8 @@ pub struct Rotator {
     bytes: Option<u64>,
     /// Period start (or opening time) and bytes of the current file.
     current: Option<(i64, u64)>,
+    /// The millisecond stamp of the last file named by time (names only grow).
+    last_ms: i64,
 }
 
 impl Rotator {
@@ -30,6 +32,7 @@ impl Rotator {
             every: every.filter(|d| !d.is_zero()),
             bytes: bytes.filter(|b| *b > 0),
             current: None,
+            last_ms: i64::MIN,
         }
     }
 
@@ -48,11 +51,19 @@ impl Rotator {
         }
     }
 
-    /// The file to open at Unix second `now_s` holding `existing` bytes already: the
-    /// period's file (`append`: continue it when it exists) or a fresh name.
-    pub fn open_path(&mut self, now_s: i64, append: bool) -> PathBuf {
+    /// The file to open at Unix millisecond `now_ms`: the period's file (`append`:
+    /// continue it when it exists) or a fresh name.
+    pub fn open_path(&mut self, now_ms: i64, append: bool) -> PathBuf {
+        let now_s = now_ms.div_euclid(1000);
         let start = self.period_start(now_s);
-        let base = self.layout.path_at(start);
+        let base = match self.every {
+            Some(_) => self.layout.path_at(start),
+            None => {
+                // Two files opened within a millisecond still get names in time order.
+                self.last_ms = now_ms.max(self.last_ms.saturating_add(1));
+                self.layout.path_at_ms(self.last_ms)
+            }
+        };
         let path = if append || !base.exists() {
             base
         } else {
@@ -116,7 +127,7 @@ mod tests {
         let mut r = Rotator::new(&base, Some(Duration::from_secs(86_400)), None);
         assert!(r.enabled());
         let t = 1_700_000_000; // 2023-11-14T22:13:20Z
-        let p = r.open_path(t, true);
+        let p = r.open_path(t * 1000 + 5, true);
         assert_eq!(p, d.path().join("10hz/WWV-20231114T000000Z.c32"));
         assert!(!r.due(t + 3600, 8));
         assert!(r.due(1_700_006_400, 8), "the next UTC day starts a file");
@@ -125,14 +136,19 @@ mod tests {
         std::fs::write(&p, b"x").unwrap();
         let mut s = Rotator::new(&base, None, Some(100));
         assert_eq!(
-            s.open_path(t, true),
-            d.path().join("10hz/WWV-20231114T221320Z.c32")
+            s.open_path(t * 1000 + 5, true),
+            d.path().join("10hz/WWV-20231114T221320005Z.c32")
         );
         let mut again = Rotator::new(&base, Some(Duration::from_secs(86_400)), None);
         assert_eq!(
-            again.open_path(t, false),
+            again.open_path(t * 1000, false),
             d.path().join("10hz/WWV-20231114T000000Z-1.c32"),
             "never overwritten"
+        );
+        assert_eq!(
+            s.clone().open_path(t * 1000 + 5, false),
+            d.path().join("10hz/WWV-20231114T221320006Z.c32"),
+            "names grow even within a millisecond"
         );
         s.wrote(90);
         assert!(!s.due(t, 10));
