@@ -167,11 +167,13 @@ impl Block for FileSink {
         let n = input.len();
         let bytes = dispatch_item_type!(input.item_type(), T => bytemuck::cast_slice::<T, u8>(input.slice::<T>()));
         let len = bytes.len() as u64;
-        if self.rotator.due(now_ms().div_euclid(1000), len) {
+        self.retention.poll();
+        // No new file while a limit stops the sink.
+        let room = self.retention.room(len);
+        if room && self.rotator.due(now_ms().div_euclid(1000), len) {
             self.rotate()?;
         }
-        self.retention.poll();
-        if !self.retention.admit(&self.path, len) {
+        if !room || !self.retention.admit(&self.path, len) {
             self.refused.add(n as u64);
             if let Some(m) = &self.metrics {
                 m.dropped
