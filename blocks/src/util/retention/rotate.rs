@@ -74,6 +74,13 @@ impl Rotator {
         path
     }
 
+    /// Sets the size of the current file (measured by the sink).
+    pub fn set_bytes(&mut self, n: u64) {
+        if let Some((_, b)) = self.current.as_mut() {
+            *b = n;
+        }
+    }
+
     /// Notes `n` bytes written to the current file.
     pub fn wrote(&mut self, n: u64) {
         if let Some((_, b)) = self.current.as_mut() {
