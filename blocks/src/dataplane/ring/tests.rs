@@ -230,6 +230,11 @@ fn a_new_ring_reserves_all_its_memory_at_start() {
     let m = std::fs::metadata(&s.path).unwrap();
     // Every block is allocated: a full /dev/shm refuses the ring at start (ENOSPC) rather
     // than killing the writer with SIGBUS later.
-    assert!(m.blocks() * 512 >= m.len(), "{} of {}", m.blocks() * 512, m.len());
+    assert!(
+        m.blocks() * 512 >= m.len(),
+        "{} of {}",
+        m.blocks() * 512,
+        m.len()
+    );
     drop(w);
 }

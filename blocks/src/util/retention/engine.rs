@@ -184,6 +184,11 @@ impl Retention {
         if let Some(u) = self.layout.unit(primary) {
             self.insert(u);
         }
+        // Measured now, the unit may take more than estimated: keep the limits (what cannot
+        // be freed here stops the next write).
+        if self.limits.is_some() && self.stopped.is_none() {
+            let _ = self.make_room(0);
+        }
         self.publish();
     }
 
