@@ -21,3 +21,5 @@ mod retention;
 mod serial_restart;
 mod service;
 mod spectrum;
+mod sshd;
+mod upload;
