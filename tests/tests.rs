@@ -7,6 +7,8 @@ mod util;
 mod cli;
 mod control;
 mod crash;
+#[cfg(feature = "hdf5")]
+mod daily;
 mod dataplane;
 #[cfg(feature = "hdf5")]
 mod dataplane_hdf5;
