@@ -104,6 +104,8 @@ pub struct Receiver {
     kernel_drops: Option<u32>,
     /// The receive buffer the kernel granted, in bytes.
     pub recv_buffer: usize,
+    /// The multicast group joined and on which interface.
+    group: Option<(std::net::Ipv4Addr, Interface)>,
 }
 
 impl Receiver {
@@ -140,7 +142,30 @@ impl Receiver {
             cmsg: nix::cmsg_space!(u32),
             kernel_drops,
             recv_buffer,
+            group: multicast.then(|| (*addr.ip(), iface.clone())),
         })
+    }
+
+    /// True when the receiver joined a multicast group.
+    pub fn is_multicast(&self) -> bool {
+        self.group.is_some()
+    }
+
+    /// Leaves and joins the multicast group again, resolving the interface anew: after an
+    /// interface was removed and created again (a new index: a USB adapter, a VPN, a
+    /// container's veth) the old membership no longer receives; a rejoin also sends a fresh
+    /// IGMP report for switches that forgot it. Unicast: nothing to do.
+    pub fn rejoin(&self) -> io::Result<()> {
+        let Some((group, iface)) = &self.group else {
+            return Ok(());
+        };
+        let at = iface.resolve()?;
+        // The old membership may be gone with its interface; only the join matters.
+        let _ = self.sock.leave_multicast_v4_n(group, &at);
+        match self.sock.join_multicast_v4_n(group, &at) {
+            Err(e) if e.raw_os_error() == Some(libc::EADDRINUSE) => Ok(()),
+            r => r,
+        }
     }
 
     /// The bound address (useful with port 0).
