@@ -25,3 +25,4 @@ mod service;
 mod spectrum;
 mod sshd;
 mod upload;
+mod upstream;
