@@ -13,6 +13,7 @@ mod dataplane;
 #[cfg(feature = "hdf5")]
 mod dataplane_hdf5;
 mod faults;
+mod flap;
 mod grape_demo;
 mod grape_dsp;
 mod grape_io;

@@ -40,7 +40,7 @@ realtime = true
 }
 
 /// Absolute written sample ranges of the archive, merged across minute files.
-fn written(channel_dir: &Path) -> Vec<(u64, u64)> {
+pub fn written(channel_dir: &Path) -> Vec<(u64, u64)> {
     let mut ranges = Vec::new();
     for day in std::fs::read_dir(channel_dir)
         .expect("channel dir")
@@ -89,7 +89,7 @@ fn wait_samples(dir: &Path, n: u64) {
 
 /// Samples in the archive: an open minute's journal records them, a finished minute's
 /// sidecar says how many it holds.
-fn archived(dir: &Path) -> u64 {
+pub fn archived(dir: &Path) -> u64 {
     let mut n = 0;
     let Ok(days) = std::fs::read_dir(dir) else {
         return 0;

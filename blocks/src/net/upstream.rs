@@ -64,7 +64,8 @@ impl Upstream {
     /// Data arrived at `now`.
     pub fn on_data(&mut self, now: Instant) {
         if let Some(since) = self.silent_since.take() {
-            tracing::info!(block = %self.name, after_s = format!("{:.1}", now.duration_since(since).as_secs_f64()),
+            // As loud as the silence was, so the log shows both ends of it.
+            tracing::warn!(block = %self.name, after_s = format!("{:.1}", now.duration_since(since).as_secs_f64()),
                 "rtp_source: data flows again");
             if let Some(h) = &self.health {
                 h.ok();
