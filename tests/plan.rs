@@ -78,3 +78,30 @@ fn too_much_cpu_disk_or_memory_is_refused_with_the_reason() {
     assert_eq!(code, Some(1), "{text}");
     assert!(text.contains("error: buffers need"), "{text}");
 }
+
+#[test]
+fn the_grape_station_fits_with_its_storage_limits_and_is_refused_beyond_the_disk() {
+    let s = Sandbox::new();
+    let fg = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("flowgraphs/grape.toml");
+    let plan = |raw_max: &str| {
+        let out = s
+            .flow()
+            .args(["plan", fg.to_str().expect("path"), "--budget", "50ms"])
+            .env("XDG_CACHE_HOME", s.path().join("cache"))
+            .env("GRAPE_DATA", s.path().join("data"))
+            .env("GRAPE_RAW_MAX", raw_max)
+            .env("GRAPE_10HZ_MAX", "16MiB")
+            .env("GRAPE_TONES_MAX", "16MiB")
+            .output()
+            .expect("run flow plan");
+        (out.status.code(), stdout(&out))
+    };
+    let (code, text) = plan("64MiB");
+    assert_eq!(code, Some(0), "{text}");
+    // 9 × 64 MiB of archive, 9 × 16 MiB of 10 Hz product, 16 MiB of tone log.
+    assert!(text.contains("limits keep at most 736 MiB"), "{text}");
+    assert!(text.contains("ok: fits this host"), "{text}");
+    let (code, text) = plan("100TiB");
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("may keep"), "{text}");
+}

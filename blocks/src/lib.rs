@@ -29,6 +29,7 @@ pub mod sdr;
 pub mod sinks;
 pub mod sources;
 pub mod stream;
+pub mod upload;
 pub mod util;
 
 /// Links this crate into a binary so that its blocks' registrations are kept: call it once

@@ -13,12 +13,14 @@ use flow_framework::metrics::unix_now_ns;
 use flow_framework::prelude::*;
 
 pub use super::binary_archive_params::{validate, BinaryArchiveParams};
-use super::minute_file::MinuteFile;
+use super::minute_file::{MinuteFile, MinutePaths};
 use super::placement::{split, Anchor};
 use super::recovery::recover;
+use super::retention::MinuteLayout;
 use super::sidecar::MinuteMeta;
 use crate::net::rtp_channel::{TAG_GPS_TIME, TAG_RTP_SSRC, TAG_RTP_TIMESTAMP, TAG_TIMESNAP};
 use crate::util::fsync::SyncClock;
+use crate::util::retention::Retention;
 
 /// Writes minute files.
 pub struct BinaryArchive {
@@ -35,6 +37,9 @@ pub struct BinaryArchive {
     resumed: Counter,
     recovered: Counter,
     conflicts: Counter,
+    refused: Counter,
+    dropped: Option<std::sync::Arc<flow_framework::metrics::BlockMetrics>>,
+    retention: Retention,
     clock_log: RateLimited,
 }
 
@@ -108,6 +113,25 @@ impl BinaryArchive {
         };
         let abs = anchor.abs_at(index);
         for (minute, offset, from, n) in split(abs, samples.len(), 60 * rate) {
+            // Storage limits: a minute is opened and written only when there is room.
+            let bin = match self.open.get(&minute) {
+                Some(m) => m.paths.bin.clone(),
+                None if self.retention.room(0) => MinutePaths::new(&self.channel_dir, minute).bin,
+                None => {
+                    self.refuse(n);
+                    continue;
+                }
+            };
+            if !self.open.contains_key(&minute) {
+                self.retention.begin(&bin);
+            }
+            if !self.retention.admit(&bin, n as u64 * 8) {
+                self.refuse(n);
+                if !self.open.contains_key(&minute) {
+                    self.retention.abandon(&bin);
+                }
+                continue;
+            }
             let m = match self.open.entry(minute) {
                 std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
                 std::collections::btree_map::Entry::Vacant(e) => {
@@ -160,11 +184,21 @@ impl BinaryArchive {
     fn finalize(&mut self, minute: i64, state: &str) -> Result<(), BlockError> {
         if let Some(m) = self.open.remove(&minute) {
             let path = m.paths.bin.clone();
-            m.finalize(state)
-                .map_err(|e| BlockError::io(format!("finalizing {}", path.display()), e))?;
+            let r = m.finalize(state);
+            self.retention.finished(&path);
+            r.map_err(|e| BlockError::io(format!("finalizing {}", path.display()), e))?;
             self.minutes.inc();
         }
         Ok(())
+    }
+
+    /// Drops `n` samples a storage limit does not let in (counted; they are gaps).
+    fn refuse(&mut self, n: usize) {
+        self.refused.add(n as u64);
+        if let Some(m) = &self.dropped {
+            m.dropped
+                .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        }
     }
 
     fn finalize_all(&mut self, state: &str) -> Result<(), BlockError> {
@@ -189,6 +223,7 @@ impl BinaryArchive {
         }
         self.write_run(input.sample_index(done), &items[done..])?;
         input.consume(n);
+        self.retention.poll();
         let due = n > 0 && self.clock.wrote();
         for m in self.open.values_mut() {
             let r = if due { m.sync() } else { m.flush() };
@@ -240,6 +275,11 @@ impl Block for BinaryArchive {
             );
             self.recovered.add(done.len() as u64);
         }
+        self.refused = ctx.counter("limit_dropped");
+        self.dropped = Some(ctx.metrics().clone());
+        self.retention
+            .start(ctx)
+            .map_err(|e| BlockError::io(format!("scanning {}", self.channel_dir.display()), e))?;
         Ok(())
     }
 
@@ -277,7 +317,14 @@ impl BlockDef for BinaryArchiveDef {
         stream is `finalize_after` past it, `stopped` at stop). A restart resumes an existing \
         minute and finalizes minutes a crashed run left open (`recovered`); files it cannot \
         resume are moved aside, never overwritten. One writer per channel directory (a lock). \
-        Counters: samples (new samples on disk), minutes (finalized), resumed, recovered, conflicts.";
+        Counters: samples (new samples on disk), minutes (finalized), resumed, recovered, conflicts.\n\n\
+        Storage limits (`limits`, docs/durability.md): whole finished minutes are deleted oldest \
+        first to keep `max_bytes`, `max_age` and `min_free`; with `require_confirmation` only \
+        minutes listed in their day directory's `.confirmed` (written by `flow daily` after a \
+        verified upload). When only unconfirmed minutes are left, `on_full` applies: `stop` \
+        (samples are dropped and counted in `limit_dropped`, health failed, until there is room) \
+        or `drop_oldest_unconfirmed`. Counters: stored_bytes, evicted, evicted_bytes, \
+        evicted_unconfirmed, storage_stops, limit_dropped.";
     const EXAMPLE: &'static str = "dir = \"grape-data/raw\"\nchannel = \"WWV_10_MHz\"\n\
         channel_name = \"WWV 10 MHz\"\nfsync = \"5s\"";
 
@@ -299,7 +346,7 @@ impl BlockDef for BinaryArchiveDef {
         let storage = rate.map(|r| Storage {
             path: p.channel.as_ref().map_or(p.dir.clone(), |c| p.dir.join(c)),
             bytes_per_second: r * 8.0 + 8192.0 / 60.0,
-            limit_bytes: None,
+            limit_bytes: p.limits.as_ref().and_then(|l| l.max_bytes).map(|b| b.0),
         });
         PlanInfo {
             storage: storage.into_iter().collect(),
@@ -331,6 +378,12 @@ impl BlockDef for BinaryArchiveDef {
             resumed: Counter::default(),
             recovered: Counter::default(),
             conflicts: Counter::default(),
+            refused: Counter::default(),
+            dropped: None,
+            retention: Retention::new(
+                p.limits.clone(),
+                Box::new(MinuteLayout::new(&p.dir.join(&channel))),
+            ),
             clock_log: RateLimited::new("binary_archive", Duration::from_secs(60)),
         }))
     }

@@ -6,6 +6,7 @@ use std::time::Duration;
 use flow_framework::prelude::*;
 
 use crate::util::fsync::FsyncPolicy;
+use crate::util::retention::Limits;
 
 /// Parameters of `binary_archive`.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -41,6 +42,12 @@ pub struct BinaryArchiveParams {
     /// directories of the channel.
     #[serde(default = "default_recover_days")]
     pub recover_days: usize,
+    /// Storage limits of the channel directory (`{ max_bytes, max_age, min_free,
+    /// require_confirmation, on_full }`): whole minutes are deleted, oldest first, never an
+    /// open one. Without it the archive only stops writing when its filesystem is nearly
+    /// full (1% free). See docs/durability.md.
+    #[serde(default)]
+    pub limits: Option<Limits>,
 }
 
 fn default_finalize_after() -> Duration {
@@ -66,6 +73,9 @@ pub fn validate(p: &BinaryArchiveParams) -> Vec<ParamError> {
     }
     if p.sample_rate == Some(0) {
         errs.push(ParamError::new("sample_rate", "must be at least 1"));
+    }
+    if let Some(l) = &p.limits {
+        errs.extend(l.check());
     }
     errs
 }

@@ -12,6 +12,7 @@
 //! | [`sidecar`] | the JSON sidecar |
 //! | [`sigmf`] | the SigMF metadata |
 //! | [`recovery`] | finalizing minutes an earlier run left open |
+//! | [`retention`] | the minutes as units for storage limits |
 
 pub mod binary_archive;
 pub mod binary_archive_params;
@@ -20,5 +21,6 @@ pub mod minute_file;
 pub mod placement;
 pub mod ranges;
 pub mod recovery;
+pub mod retention;
 pub mod sidecar;
 pub mod sigmf;

@@ -39,6 +39,34 @@ pub struct Sidecar {
     /// Missing samples.
     #[serde(default)]
     pub gaps: Vec<Gap>,
+    /// `open` while the writer still has the minute, else `complete`, `stopped`,
+    /// `recovered` (empty in sidecars without it).
+    #[serde(default)]
+    pub state: String,
+    /// The time mapping the samples were placed by.
+    #[serde(default)]
+    pub time: Option<TimeInfo>,
+}
+
+/// The part of a sidecar's time snapshot the reader uses.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct TimeInfo {
+    /// Where the time came from: `gpsdo`, `system_clock`, ...
+    #[serde(default)]
+    pub source: String,
+}
+
+impl Sidecar {
+    /// Percentage of the minute's samples present.
+    pub fn completeness_pct(&self) -> f64 {
+        let n = 60 * self.sample_rate;
+        let missing: u64 = self.gaps.iter().map(|g| g.length).sum::<u64>().min(n);
+        if n == 0 {
+            0.0
+        } else {
+            100.0 * (n - missing) as f64 / n as f64
+        }
+    }
 }
 
 /// One minute: its sidecar and the runs of samples present.

@@ -70,6 +70,36 @@ pub struct Summary {
     pub rows: u64,
     /// Minutes that could not be read (path: reason).
     pub bad: Vec<String>,
+    /// Per channel: the day's completeness map, time provenance and minute files.
+    pub channels: Vec<ChannelDay>,
+}
+
+/// One channel's day as the product saw it.
+#[derive(Debug, Default, Clone, PartialEq, serde::Serialize)]
+pub struct ChannelDay {
+    /// Archive channel directory.
+    pub channel: String,
+    /// Percentage of samples present in each minute of the day (1440; 0 where no minute).
+    pub completeness_pct: Vec<f32>,
+    /// Minutes per time source (`gpsdo`, `system_clock`, `unknown`), from the sidecars.
+    pub time_sources: std::collections::BTreeMap<String, u32>,
+    /// The dominant time source, or `mixed`/`none`.
+    pub time_source: String,
+    /// Data files (`<minute>.bin`) of minutes the writer had finished when read.
+    pub finished_files: Vec<String>,
+    /// Minutes still `open` when read (their files are not confirmed).
+    pub open_minutes: u32,
+}
+
+impl ChannelDay {
+    fn summarize(&mut self) {
+        let total: u32 = self.time_sources.values().sum();
+        self.time_source = match self.time_sources.iter().max_by_key(|(_, n)| **n) {
+            None => "none".into(),
+            Some((s, n)) if *n == total => s.clone(),
+            Some(_) => "mixed".into(),
+        };
+    }
 }
 
 fn day_start(date: &str) -> Result<(String, i64), String> {
@@ -105,7 +135,18 @@ pub fn convert(a: &Args) -> Result<Summary, String> {
         let mut dec: Option<Decimator> = None;
         let mut freq = f64::NAN;
         let mut n = 0;
-        for json in day_sidecars(&a.archive, ch, &ymd).map_err(|e| e.to_string())? {
+        let mut day = ChannelDay {
+            channel: ch.clone(),
+            completeness_pct: vec![0.0; 1440],
+            ..ChannelDay::default()
+        };
+        let sidecars = match day_sidecars(&a.archive, ch, &ymd) {
+            Ok(v) => v,
+            // A channel without the day: all of it missing.
+            Err(_) if !a.archive.join(ch).join(&ymd).exists() => Vec::new(),
+            Err(e) => return Err(e.to_string()),
+        };
+        for json in sidecars {
             let m = match read_minute(&json) {
                 Ok(m) => m,
                 Err(e) => {
@@ -113,6 +154,22 @@ pub fn convert(a: &Args) -> Result<Summary, String> {
                     continue;
                 }
             };
+            let slot = (m.meta.minute_boundary - t0).div_euclid(60);
+            if (0..1440).contains(&slot) {
+                day.completeness_pct[slot as usize] = m.meta.completeness_pct() as f32;
+            }
+            let source = m
+                .meta
+                .time
+                .as_ref()
+                .map_or("unknown", |t| t.source.as_str());
+            *day.time_sources.entry(source.to_string()).or_default() += 1;
+            if m.meta.state == "open" {
+                day.open_minutes += 1;
+            } else {
+                day.finished_files
+                    .push(format!("{}.bin", m.meta.minute_boundary));
+            }
             let rate = m.meta.sample_rate;
             if rate % a.rate != 0 {
                 return Err(format!(
@@ -147,6 +204,8 @@ pub fn convert(a: &Args) -> Result<Summary, String> {
             n += 1;
         }
         sum.minutes.push(n);
+        day.summarize();
+        sum.channels.push(day);
         grid.push(g);
         freqs.push(freq / 1e6);
     }
@@ -194,6 +253,42 @@ pub fn convert(a: &Args) -> Result<Summary, String> {
             ("long", MetaValue::F32(a.long)),
             ("center_frequencies", MetaValue::F64s(freqs)),
             ("uuid_str", MetaValue::Str(a.uuid.clone())),
+            // Per subchannel and minute of the day: % of the archive's samples present.
+            ("completeness_day_start", MetaValue::I64(t0)),
+            (
+                "completeness_pct",
+                MetaValue::F32Matrix(
+                    sum.channels.len(),
+                    1440,
+                    sum.channels
+                        .iter()
+                        .flat_map(|c| c.completeness_pct.iter().copied())
+                        .collect(),
+                ),
+            ),
+            // Where each subchannel's time came from (radiod's GPS time or the clock).
+            (
+                "time_source",
+                MetaValue::Str(
+                    sum.channels
+                        .iter()
+                        .map(|c| c.time_source.as_str())
+                        .collect::<Vec<_>>()
+                        .join(","),
+                ),
+            ),
+            (
+                "time_provenance",
+                MetaValue::Str(
+                    serde_json::to_string(
+                        &sum.channels
+                            .iter()
+                            .map(|c| (c.channel.clone(), c.time_sources.clone()))
+                            .collect::<std::collections::BTreeMap<_, _>>(),
+                    )
+                    .unwrap_or_default(),
+                ),
+            ),
         ];
         metadata::write(&chdir.join("metadata"), &mp, day0 + first as u64, &fields)?;
     }

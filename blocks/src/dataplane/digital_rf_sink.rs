@@ -8,8 +8,11 @@ use std::time::{Duration, Instant};
 use flow_framework::log::RateLimited;
 use flow_framework::prelude::*;
 
+use crate::util::retention::{Limits, Retention};
+
 use super::drf::attrs::ChannelProps;
 use super::drf::metadata::{self, MetaProps, MetaValue};
+use super::drf::retention::DrfLayout;
 use super::drf::writer::DrfWriter;
 use super::stream_clock::StreamClock;
 
@@ -76,6 +79,11 @@ pub struct DigitalRfSinkParams {
     /// Station metadata (GRAPE); none: no metadata channel.
     #[serde(default)]
     pub metadata: Option<StationMeta>,
+    /// Storage limits of the channel directory (`{ max_bytes, max_age, min_free,
+    /// require_confirmation, on_full }`): finished `rf@*.h5` files are deleted oldest first,
+    /// never the one being written.
+    #[serde(default)]
+    pub limits: Option<Limits>,
 }
 
 /// The `digital_rf_sink` block.
@@ -86,8 +94,10 @@ pub struct DigitalRfSink {
     offset: Option<(Option<(u64, i64)>, i128)>,
     rows: Vec<C32>,
     last_flush: Instant,
-    c: [Counter; 3],
+    c: [Counter; 4],
     warn: RateLimited,
+    retention: Retention,
+    active: Option<PathBuf>,
 }
 
 impl DigitalRfSink {
@@ -146,10 +156,35 @@ impl DigitalRfSink {
     }
 }
 
+impl DigitalRfSink {
+    /// Tells retention which file is being written (the writer moves to a new file per
+    /// cadence) and accounts `bytes` written to it.
+    fn track_file(&mut self, bytes: u64) {
+        let cur = self.writer.as_ref().and_then(DrfWriter::current_path);
+        if cur != self.active {
+            if let Some(old) = self.active.take() {
+                self.retention.finished(&old);
+            }
+            if let Some(new) = &cur {
+                self.retention.begin(new);
+            }
+            self.active = cur;
+        }
+        if let Some(a) = self.active.clone() {
+            self.retention.admit(&a, bytes);
+        }
+    }
+}
+
 impl Block for DigitalRfSink {
     fn start(&mut self, ctx: &BlockContext) -> Result<(), BlockError> {
-        self.c = ["rows", "failures", "overlapped"].map(|n| ctx.counter(n));
-        Ok(())
+        self.c = ["rows", "failures", "overlapped", "limit_dropped"].map(|n| ctx.counter(n));
+        self.retention.start(ctx).map_err(|e| {
+            BlockError::io(
+                format!("scanning {}", self.p.dir.join(&self.p.channel).display()),
+                e,
+            )
+        })
     }
 
     fn work(&mut self, io: &mut WorkIo) -> Result<Flow, BlockError> {
@@ -198,6 +233,16 @@ impl Block for DigitalRfSink {
             }
         }
         let rows = std::mem::take(&mut self.rows);
+        let bytes = (rows.len() * 8) as u64;
+        self.retention.poll();
+        if !self.retention.room(bytes) {
+            self.c[3].add(cut as u64);
+            self.rows = rows;
+            for i in io.inputs.iter_mut() {
+                i.consume(cut);
+            }
+            return Ok(Flow::Continue);
+        }
         if let Some(w) = self.writer.as_mut() {
             let before = w.overlapped;
             match w.write(drf, &rows) {
@@ -217,6 +262,7 @@ impl Block for DigitalRfSink {
             }
         }
         self.rows = rows;
+        self.track_file(bytes);
         for i in io.inputs.iter_mut() {
             i.consume(cut);
         }
@@ -226,6 +272,9 @@ impl Block for DigitalRfSink {
     fn stop(&mut self, _: &mut WorkIo) -> Result<(), BlockError> {
         if let Some(w) = self.writer.as_mut() {
             w.close().map_err(BlockError::config)?;
+        }
+        if let Some(p) = self.active.take() {
+            self.retention.finished(&p);
         }
         Ok(())
     }
@@ -273,7 +322,25 @@ impl BlockDef for DigitalRfSinkDef {
                 "must be a positive number of seconds",
             ));
         }
+        if let Some(l) = &p.limits {
+            e.extend(l.check());
+        }
         e
+    }
+
+    fn plan(p: &DigitalRfSinkParams, inputs: &PlanInputs) -> PlanInfo {
+        let rate: Option<f64> = inputs.rates.iter().copied().sum();
+        PlanInfo {
+            storage: rate
+                .map(|r| Storage {
+                    path: p.dir.join(&p.channel),
+                    bytes_per_second: r * 8.0,
+                    limit_bytes: p.limits.as_ref().and_then(|l| l.max_bytes).map(|b| b.0),
+                })
+                .into_iter()
+                .collect(),
+            ..PlanInfo::default()
+        }
     }
 
     fn build(p: &DigitalRfSinkParams, ctx: &BuildContext) -> Result<Box<dyn Block>, BlockError> {
@@ -283,13 +350,18 @@ impl BlockDef for DigitalRfSinkDef {
             p.dir.clone()
         };
         Ok(Box::new(DigitalRfSink {
-            p: DigitalRfSinkParams { dir, ..p.clone() },
             clocks: StreamClock::default(),
             writer: None,
             offset: None,
             rows: Vec::new(),
             last_flush: Instant::now(),
             c: Default::default(),
+            retention: Retention::new(
+                p.limits.clone(),
+                Box::new(DrfLayout::new(&dir.join(&p.channel))),
+            ),
+            active: None,
+            p: DigitalRfSinkParams { dir, ..p.clone() },
             warn: RateLimited::new(
                 format!("digital_rf_sink {}", ctx.name),
                 Duration::from_secs(10),

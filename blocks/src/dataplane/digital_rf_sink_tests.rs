@@ -136,3 +136,46 @@ fn a_restart_continues_the_hour_without_conflict() {
     assert_eq!(v["blocks"], serde_json::json!({"0": 500}), "{v}");
     assert_eq!(v["bad"], 0, "{v}");
 }
+
+#[test]
+fn storage_limits_delete_the_oldest_hour_files_and_keep_properties() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = format!(
+        "dir = {:?}\nfile_cadence_ms = 10000\nsubdir_cadence_secs = 3600\nlimits = {{ max_bytes = \"300 KiB\" }}",
+        dir.path().to_str().unwrap()
+    );
+    let mut h = Harness::new("digital_rf_sink", &p, &[ItemType::C32]).unwrap();
+    h.push_tag(0, 0, Tag::Rate(100.0));
+    h.push_tag(
+        0,
+        0,
+        Tag::Time {
+            ns: 1_700_000_000 * 1_000_000_000,
+            source: TimeSource::Gpsdo,
+        },
+    );
+    for k in 0..40u64 {
+        let v: Vec<C32> = (k * 1000..(k + 1) * 1000)
+            .map(|i| C32::new(i as f32, 0.0))
+            .collect();
+        h.push_input(0, &v);
+        h.run();
+    }
+    h.run_to_end().unwrap();
+    let ch = dir.path().join("ch0");
+    assert!(ch.join("drf_properties.h5").exists());
+    let files = crate::dataplane::drf::retention::DrfLayout::new(&ch);
+    let units = crate::util::retention::Layout::scan(&files).unwrap();
+    let used: u64 = units.iter().map(|u| u.bytes).sum();
+    assert!(h.counter("evicted") > 0, "{units:?}");
+    assert!(used <= 300 << 10, "{used}");
+    // The newest files are the ones left: the last ends at the last sample.
+    let newest = units.iter().map(|u| u.time).max().unwrap();
+    assert_eq!(newest, 1_700_000_000 + 390);
+    let oldest = units.iter().map(|u| u.time).min().unwrap();
+    assert_eq!(
+        (newest - oldest) / 10 + 1,
+        units.len() as i64,
+        "contiguous: {units:?}"
+    );
+}

@@ -13,6 +13,7 @@ use super::h5::file::{self, OpenFile};
 use super::h5::stream::StreamInfo;
 use super::ring_buffer::RingInput;
 use super::stream_clock::StreamClock;
+use crate::util::retention::{Limits, Retention, Rotated};
 
 fn default_prefix() -> String {
     "flow".into()
@@ -64,6 +65,10 @@ pub struct Hdf5SinkParams {
     /// Sample rate if the stream carries no `rate` tag.
     #[serde(default)]
     pub sample_rate: Option<f64>,
+    /// Storage limits (`{ max_bytes, max_age, min_free, require_confirmation, on_full }`):
+    /// finished `.h5` files are deleted oldest first, never the `.part` being written.
+    #[serde(default)]
+    pub limits: Option<Limits>,
 }
 
 /// The `hdf5_sink` block.
@@ -75,9 +80,10 @@ pub struct Hdf5Sink {
     next_index: Option<u64>,
     kinds: Vec<Message>,
     last_flush: Instant,
-    c: [Counter; 6],
+    c: [Counter; 7],
     warn: RateLimited,
     health: Option<HealthHandle>,
+    retention: Retention,
 }
 
 const FILES: usize = 0;
@@ -86,14 +92,31 @@ const LOST: usize = 2;
 const ROWS: usize = 3;
 const RECOVERED: usize = 4;
 const MISFITS: usize = 5;
+const REFUSED: usize = 6;
 
 impl Hdf5Sink {
     fn close(&mut self) {
         if let Some(f) = self.file.take() {
-            if let Err(e) = f.finish() {
-                self.warn.warn(&e);
+            let part = f.part.clone();
+            self.retention.abandon(&part);
+            match f.finish() {
+                Ok(done) => self.retention.finished(&done),
+                Err(e) => self.warn.warn(&e),
             }
         }
+    }
+
+    /// Asks the storage limits for `bytes` more; false: the rows are dropped (counted).
+    fn admit(&mut self, bytes: u64, rows: u64) -> bool {
+        self.retention.poll();
+        let ok = match self.file.as_ref().map(|f| f.part.clone()) {
+            Some(part) if !self.rotation_due() => self.retention.admit(&part, bytes),
+            _ => self.retention.room(bytes),
+        };
+        if !ok {
+            self.c[REFUSED].add(rows);
+        }
+        ok
     }
 
     fn rotation_due(&self) -> bool {
@@ -124,6 +147,7 @@ impl Hdf5Sink {
         let first: Vec<&Message> = self.kinds.iter().collect();
         let f = OpenFile::create(&part, info.as_ref(), self.p.chunk, &first, self.p.swmr)
             .map_err(|e| format!("creating {}: {e}", part.display()))?;
+        self.retention.begin(&part);
         self.file = Some(f);
         self.c[FILES].inc();
         self.last_flush = Instant::now();
@@ -178,10 +202,13 @@ impl Hdf5Sink {
         }
         self.last_flush = Instant::now();
         if let Some(f) = &self.file {
+            let part = f.part.clone();
             if let Err(e) = f.file.flush() {
                 self.c[FAILURES].inc();
                 self.warn.error(&format!("flushing: {e}"));
                 self.close();
+            } else {
+                self.retention.measure(&part, &[part.clone()]);
             }
         }
     }
@@ -208,6 +235,11 @@ impl Hdf5Sink {
             new_segment |= self.next_index != Some(first);
             let bytes = dispatch_item_type!(item, T => bytemuck::cast_slice::<T, u8>(&input.slice::<T>()[k..end]));
             self.clock.anchor_now_if_unset(first);
+            if !self.admit(bytes.len() as u64, (end - k) as u64) {
+                self.next_index = None;
+                k = end;
+                continue;
+            }
             let clock = self.clock.clone();
             let ok = self.attempt(Some(item), first, &mut |f, fresh| {
                 let s = f.stream.as_mut().ok_or("file without a stream")?;
@@ -229,6 +261,9 @@ impl Hdf5Sink {
         let mut msgs = Vec::new();
         while let Some(m) = io.msg_in[0].recv() {
             msgs.push(m);
+        }
+        if msgs.is_empty() || !self.admit(64 * msgs.len() as u64, msgs.len() as u64) {
+            return;
         }
         let mut kinds: Vec<&str> = msgs.iter().map(|m| &*m.kind).collect();
         kinds.dedup();
@@ -256,8 +291,16 @@ impl Hdf5Sink {
 
 impl Block for Hdf5Sink {
     fn start(&mut self, ctx: &BlockContext) -> Result<(), BlockError> {
-        self.c =
-            ["files", "failures", "lost", "rows", "recovered", "misfits"].map(|n| ctx.counter(n));
+        self.c = [
+            "files",
+            "failures",
+            "lost",
+            "rows",
+            "recovered",
+            "misfits",
+            "limit_dropped",
+        ]
+        .map(|n| ctx.counter(n));
         self.health = Some(ctx.health());
         std::fs::create_dir_all(&self.p.dir)
             .map_err(|e| BlockError::io(format!("creating {}", self.p.dir.display()), e))?;
@@ -266,7 +309,9 @@ impl Block for Hdf5Sink {
         for e in bad {
             self.warn.warn(&e);
         }
-        Ok(())
+        self.retention
+            .start(ctx)
+            .map_err(|e| BlockError::io(format!("scanning {}", self.p.dir.display()), e))
     }
 
     fn work(&mut self, io: &mut WorkIo) -> Result<Flow, BlockError> {
@@ -331,7 +376,23 @@ impl BlockDef for Hdf5SinkDef {
                 "must be a non-empty file name prefix without `/`",
             ));
         }
+        if let Some(l) = &p.limits {
+            e.extend(l.check());
+        }
         e
+    }
+
+    fn plan(p: &Hdf5SinkParams, inputs: &PlanInputs) -> PlanInfo {
+        let size = inputs.types.first().map_or(0, |t| t.size()) as f64;
+        let rate = inputs.first_rate().filter(|_| p.input == RingInput::Stream);
+        PlanInfo {
+            storage: vec![Storage {
+                path: p.dir.clone(),
+                bytes_per_second: rate.map_or(0.0, |r| r * size),
+                limit_bytes: p.limits.as_ref().and_then(|l| l.max_bytes).map(|b| b.0),
+            }],
+            ..PlanInfo::default()
+        }
     }
 
     fn build(p: &Hdf5SinkParams, ctx: &BuildContext) -> Result<Box<dyn Block>, BlockError> {
@@ -340,7 +401,12 @@ impl BlockDef for Hdf5SinkDef {
         } else {
             p.dir.clone()
         };
+        let retention = Retention::new(
+            p.limits.clone(),
+            Box::new(Rotated::new(&dir.join(format!("{}.h5", p.prefix)))),
+        );
         Ok(Box::new(Hdf5Sink {
+            retention,
             p: Hdf5SinkParams { dir, ..p.clone() },
             name: ctx.name.clone(),
             file: None,

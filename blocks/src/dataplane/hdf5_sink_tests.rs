@@ -258,3 +258,47 @@ fn a_stalled_disk_never_stalls_the_source_under_drop_oldest() {
         "sample indices stay exact across the loss: {v}"
     );
 }
+
+#[test]
+fn storage_limits_delete_the_oldest_finished_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = Harness::new(
+        "hdf5_sink",
+        &params(
+            dir.path(),
+            "chunk = 1000\nrotate_bytes = 40000\nlimits = { max_bytes = 250000 }",
+        ),
+        &[ItemType::F32],
+    )
+    .unwrap();
+    h.push_tag(0, 0, Tag::Rate(1000.0));
+    for k in 0..12u64 {
+        let v: Vec<f32> = (k * 10_000..(k + 1) * 10_000).map(|i| i as f32).collect();
+        h.push_input(0, &v);
+        h.run();
+    }
+    h.run_to_end().unwrap();
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    assert!(h.counter("evicted") >= 2, "{files:?}");
+    assert!(files
+        .iter()
+        .all(|f| f.extension().is_some_and(|x| x == "h5")));
+    let used: u64 = files
+        .iter()
+        .map(|f| crate::util::retention::space::allocated_at(f))
+        .sum();
+    assert!(used <= 250_000, "{used}");
+    // h5py: what is left is the newest data, ending at the last sample.
+    let out = py::run(CHECK_COUNTER, &[dir.path().to_str().unwrap()]);
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["end_index"], 120_000, "{v}");
+    assert_eq!(
+        v["files"].as_u64().unwrap() + h.counter("evicted"),
+        h.counter("files"),
+        "{v}"
+    );
+}

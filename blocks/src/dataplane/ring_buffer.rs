@@ -352,6 +352,29 @@ impl BlockDef for RingBufferDef {
         e
     }
 
+    fn plan(p: &RingBufferParams, inputs: &PlanInputs) -> PlanInfo {
+        // Fixed size by design: the ring reserves its memory at start and never grows.
+        let size = p.bytes.or_else(|| match p.input {
+            RingInput::Stream => {
+                let rate = inputs.first_rate().or(p.sample_rate)?;
+                let item = inputs.types.first().map_or(8, |t| t.size());
+                Some(sizing::for_stream(p.seconds, rate, item, p.max_rows.min(1024)).0)
+            }
+            RingInput::Messages => Some(sizing::for_messages(p.seconds, p.message_rate, 256).0),
+        });
+        PlanInfo {
+            storage: size
+                .map(|b| Storage {
+                    path: p.path.clone(),
+                    bytes_per_second: 0.0,
+                    limit_bytes: Some(b),
+                })
+                .into_iter()
+                .collect(),
+            ..PlanInfo::default()
+        }
+    }
+
     fn build(p: &RingBufferParams, ctx: &BuildContext) -> Result<Box<dyn Block>, BlockError> {
         let path = if p.path.is_relative() {
             ctx.base_dir.join(&p.path)

@@ -13,7 +13,8 @@
 //! | [`rtp_channel`] | one channel of `rtp_source`: format, time, window, tags |
 //! | [`rtp_sink`] | block: c32 out as radiod-compatible RTP plus status |
 //! | [`reorder`] | per-stream reorder window, gaps, duplicates, late packets |
-//! | [`udp`] | sockets: unicast/multicast receive with kernel drop counts, send |
+//! | [`udp`] | sockets: unicast/multicast receive with kernel drop counts, rejoin, send |
+//! | [`upstream`] | silences of the sender: reported once, multicast rejoined |
 //! | [`runtime`] | the shared tokio thread of the ZeroMQ sockets |
 //! | [`zmq`] | `zmq_pub_sink`, `zmq_sub_source`, `zmq_push_sink`, `zmq_pull_source`, gr-zeromq tag header, PMT |
 
@@ -29,4 +30,5 @@ pub mod rtp_source_params;
 pub mod runtime;
 pub mod timing;
 pub mod udp;
+pub mod upstream;
 pub mod zmq;

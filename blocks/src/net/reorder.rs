@@ -99,6 +99,10 @@ enum Ready {
     Data { skip: usize, p: Packet },
 }
 
+/// A silence this long makes the next packet that does not continue the stream a
+/// candidate outage or restart (confirmed by the packet after it).
+pub const RESTART_SILENCE: Duration = Duration::from_secs(1);
+
 /// How many recently abandoned ranges are remembered (to tell late from duplicate).
 const LOST_MEMORY: usize = 64;
 
@@ -197,6 +201,16 @@ impl Reorder {
         if p.samples.is_empty() {
             self.recycle(p);
             return Verdict::Duplicate;
+        }
+        // After a silence, a packet that does not continue the stream is an outage or a
+        // restarted sender, whichever direction and size its timestamp jumped: a radiod
+        // restarted after a few seconds starts again at timestamps the old stream already
+        // passed, which would otherwise read as duplicates.
+        let silent = self
+            .last_arrival
+            .is_some_and(|t| p.arrived.saturating_duration_since(t) >= RESTART_SILENCE);
+        if silent && p.ts != next && !self.pending.contains_key(&p.ts) {
+            return self.offer_jump(p, next);
         }
         if end + self.cfg.max_behind < next {
             return self.offer_jump(p, next);
@@ -541,6 +555,34 @@ mod tests {
             ]
         );
         assert_eq!(r.stream_ts(30), Some(EXT_ORIGIN + 1_002_060));
+    }
+
+    #[test]
+    fn a_restart_after_a_silence_is_found_even_behind_the_old_stream() {
+        let t = Instant::now();
+        let mut r = Reorder::new(cfg());
+        let mut log = Vec::new();
+        // The old stream ran 300 samples (well within max_behind of a restart at 0).
+        for k in 0..30 {
+            push_ts(
+                &mut r,
+                100 + k,
+                k * N as u64,
+                t + Duration::from_millis(10 * k),
+            );
+        }
+        // 3 s of silence, then the sender starts again at timestamp 0, sequence 0.
+        let later = t + Duration::from_millis(290 + 3000);
+        assert_eq!(push_ts(&mut r, 0, 0, later), Verdict::Held);
+        assert_eq!(
+            push_ts(&mut r, 1, 10, later),
+            Verdict::Resync { adopted: 10 }
+        );
+        drain(&mut r, false, later, &mut log);
+        assert_eq!(log[29], "290..300");
+        assert_eq!(log[30], "gap 3000", "{log:?}");
+        assert_eq!(log[31], "3300..3310");
+        assert_eq!(log.len(), 33);
     }
 
     #[test]

@@ -98,6 +98,10 @@ pub struct Channel {
     pub cfg: ChannelConfig,
     st: ChannelStatus,
     status_seen: bool,
+    /// When the last status with a time mapping arrived.
+    time_status_at: Option<Instant>,
+    /// When the last packet taken into the stream arrived.
+    last_data_at: Option<Instant>,
     held: Vec<Held>,
     first_seen: Option<Instant>,
     run: Option<Running>,
@@ -130,6 +134,8 @@ impl Channel {
             cfg,
             st: ChannelStatus::default(),
             status_seen: false,
+            time_status_at: None,
+            last_data_at: None,
             held: Vec::new(),
             first_seen: None,
             run: None,
@@ -183,6 +189,9 @@ impl Channel {
         };
         merge(&mut self.st);
         self.status_seen = true;
+        if s.gps_time_ns.is_some() && s.rtp_timesnap.is_some() {
+            self.time_status_at = Some(Instant::now());
+        }
         if let Some(code) = s.encoding.filter(|c| Encoding::from_ka9q(*c).is_none()) {
             self.log.warn(&format!(
                 "radiod sends encoding {code}, which flow cannot decode (s16le/be, f32le/be)"
@@ -366,14 +375,28 @@ impl Channel {
         let verdict = run.reorder.push(h.timestamp, h.sequence, buf, arrived);
         let ts = run.reorder.stream_ts(h.timestamp).unwrap_or(EXT_ORIGIN);
         if matches!(verdict, Verdict::Resync { .. }) {
-            // radiod restarted (or its timestamps jumped): its earlier GPS_TIME/RTP_TIMESNAP
-            // no longer apply; the clock holds until its next status.
-            self.log
-                .warn("RTP timestamps restarted: time from the system clock until the next status");
-            self.st.gps_time_ns = None;
-            self.st.rtp_timesnap = None;
+            // radiod restarted (or its timestamps jumped). A status that came after the old
+            // stream's last packet is the new radiod's (it announces itself before its first
+            // packet): time comes from it at once. An older one no longer applies: the system
+            // clock holds until the next status.
+            let fresh = self
+                .time_status_at
+                .is_some_and(|t| self.last_data_at.is_none_or(|d| t > d));
+            if fresh {
+                self.log
+                    .warn("RTP timestamps restarted: time from the new status stream");
+            } else {
+                self.log.warn(
+                    "RTP timestamps restarted: time from the system clock until the next status",
+                );
+                self.st.gps_time_ns = None;
+                self.st.rtp_timesnap = None;
+            }
             stats.resyncs += 1;
             run.map = None;
+        }
+        if !matches!(verdict, Verdict::Held | Verdict::Duplicate | Verdict::Late) {
+            self.last_data_at = Some(arrived);
         }
         if run.map.is_none() {
             run.time_due = true;

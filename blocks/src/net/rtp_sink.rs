@@ -131,7 +131,11 @@ impl RtpSink {
     }
 
     fn send(&mut self, status: bool) {
-        let sock = if status { &self.status } else { &self.data };
+        let sock = if status {
+            self.status.as_mut()
+        } else {
+            self.data.as_mut()
+        };
         if let Some(s) = sock {
             if let Err(e) = s.send(&self.pkt) {
                 self.send_errors.inc();

@@ -14,6 +14,7 @@ use super::rtp::RtpHeader;
 use super::rtp_channel::{Channel, ChannelConfig, Shared, Stats};
 pub use super::rtp_source_params::{validate, ChannelParams, RtpSourceParams};
 use super::udp::{parse_endpoint, wait_readable, Interface, Receiver};
+use super::upstream::{Action, Upstream};
 
 /// How long one work call collects packets before handing them downstream.
 const BATCH: Duration = Duration::from_millis(50);
@@ -58,6 +59,8 @@ pub struct RtpSource {
     last_data: Option<Instant>,
     bad_packet: RateLimited,
     bad_status: RateLimited,
+    upstream: Upstream,
+    rejoin_log: RateLimited,
 }
 
 impl RtpSource {
@@ -132,7 +135,9 @@ impl RtpSource {
             match sock.recv(&mut self.buf) {
                 Ok(Some(n)) => {
                     if !status {
-                        self.last_data = Some(Instant::now());
+                        let now = Instant::now();
+                        self.last_data = Some(now);
+                        self.upstream.on_data(now);
                     }
                     if let Some(k) = self.on_datagram(n, status) {
                         let out = &mut io.outputs[k];
@@ -198,6 +203,26 @@ impl RtpSource {
     }
 }
 
+impl RtpSource {
+    /// Reports silences and rejoins the multicast groups while one lasts.
+    fn watch_upstream(&mut self, now: Instant) {
+        let multicast = self.data.as_ref().is_some_and(Receiver::is_multicast);
+        if self.upstream.tick(now, self.last_data, multicast) == Action::Rejoin {
+            for r in [self.data.as_ref(), self.status.as_ref()]
+                .into_iter()
+                .flatten()
+            {
+                if let Err(e) = r.rejoin() {
+                    self.rejoin_log.warn(&format!(
+                        "rejoining the multicast group on `{}`: {e}",
+                        self.p.interface
+                    ));
+                }
+            }
+        }
+    }
+}
+
 impl Block for RtpSource {
     fn start(&mut self, ctx: &BlockContext) -> Result<(), BlockError> {
         let iface = Interface::parse(&self.p.interface);
@@ -232,11 +257,13 @@ impl Block for RtpSource {
             status: c("status"),
             kernel_drops: c("kernel_drops"),
         };
+        self.upstream.start(ctx);
         Ok(())
     }
 
     fn work(&mut self, io: &mut WorkIo) -> Result<Flow, BlockError> {
         let now = Instant::now();
+        self.watch_upstream(now);
         if let (Some(idle), Some(last)) = (self.p.idle_end, self.last_data) {
             if now.duration_since(last) >= idle {
                 tracing::info!(after = ?idle, "no RTP data for the idle_end time: ending the stream");
@@ -326,7 +353,15 @@ impl BlockDef for RtpSourceDef {
         wait in the kernel's socket buffer for up to 100 ms; after that the full channel drops \
         with hysteresis (counted in `dropped`, tagged as a gap). Give the outputs a few seconds \
         of queue with the block's `buffer` setting. On stop the queued packets are read and the \
-        reorder windows flushed. See docs/grape.md.";
+        reorder windows flushed.\n\n\
+        Upstream resets: a radiod restart (the same SSRC returning with new sequence numbers and \
+        timestamps, even behind the old ones after a silence of a second or more) is logged once \
+        per channel, counted in `resyncs`, and the stream continues after a `gap` of the wall \
+        time that passed, its time learned again from the new status stream. No data for \
+        `stale_after` is a silence: logged once, health degraded, counted in `silences`; while it \
+        lasts the multicast groups are left and joined again every `rejoin_every` (`rejoins`), \
+        the interface resolved anew (it may have been removed and created again). See \
+        docs/grape.md.";
     const EXAMPLE: &'static str = "address = \"239.1.2.3:5004\"\ninterface = \"\"\n\
         channels = [\n  { ssrc = 10000, name = \"WWV_10\" },\n  { ssrc = 15000, name = \"WWV_15\" },\n]\n\
         sample_rate = 20000.0\nencoding = \"s16be\"";
@@ -399,6 +434,8 @@ impl BlockDef for RtpSourceDef {
             last_data: None,
             bad_packet: limited("rtp_source: malformed packet"),
             bad_status: limited("rtp_source: malformed status packet"),
+            upstream: Upstream::new(p.stale_after, p.rejoin_every),
+            rejoin_log: RateLimited::new("rtp_source", Duration::from_secs(60)),
         }))
     }
 }

@@ -81,6 +81,23 @@ pub struct RtpSourceParams {
     #[serde(default, with = "crate::util::duration::opt_text")]
     #[schemars(with = "Option<String>")]
     pub idle_end: Option<Duration>,
+    /// No data packet for this long is a silence (radiod stopped or restarting, the network
+    /// or the multicast membership lost): logged once, health degraded until data returns.
+    #[serde(default = "default_stale_after", with = "crate::util::duration::text")]
+    #[schemars(with = "String")]
+    pub stale_after: Duration,
+    /// While silent, leave and join the multicast groups again this often (the interface
+    /// resolved anew: it may have been removed and created again).
+    #[serde(default = "default_rejoin_every", with = "crate::util::duration::text")]
+    #[schemars(with = "String")]
+    pub rejoin_every: Duration,
+}
+
+fn default_stale_after() -> Duration {
+    Duration::from_secs(5)
+}
+fn default_rejoin_every() -> Duration {
+    Duration::from_secs(10)
 }
 
 fn default_status_wait() -> Duration {

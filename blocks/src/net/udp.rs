@@ -104,6 +104,8 @@ pub struct Receiver {
     kernel_drops: Option<u32>,
     /// The receive buffer the kernel granted, in bytes.
     pub recv_buffer: usize,
+    /// The multicast group joined and on which interface.
+    group: Option<(std::net::Ipv4Addr, Interface)>,
 }
 
 impl Receiver {
@@ -140,7 +142,30 @@ impl Receiver {
             cmsg: nix::cmsg_space!(u32),
             kernel_drops,
             recv_buffer,
+            group: multicast.then(|| (*addr.ip(), iface.clone())),
         })
+    }
+
+    /// True when the receiver joined a multicast group.
+    pub fn is_multicast(&self) -> bool {
+        self.group.is_some()
+    }
+
+    /// Leaves and joins the multicast group again, resolving the interface anew: after an
+    /// interface was removed and created again (a new index: a USB adapter, a VPN, a
+    /// container's veth) the old membership no longer receives; a rejoin also sends a fresh
+    /// IGMP report for switches that forgot it. Unicast: nothing to do.
+    pub fn rejoin(&self) -> io::Result<()> {
+        let Some((group, iface)) = &self.group else {
+            return Ok(());
+        };
+        let at = iface.resolve()?;
+        // The old membership may be gone with its interface; only the join matters.
+        let _ = self.sock.leave_multicast_v4_n(group, &at);
+        match self.sock.join_multicast_v4_n(group, &at) {
+            Err(e) if e.raw_os_error() == Some(libc::EADDRINUSE) => Ok(()),
+            r => r,
+        }
     }
 
     /// The bound address (useful with port 0).
@@ -220,7 +245,33 @@ pub fn wait_readable(fds: &[BorrowedFd<'_>], timeout: Duration) -> io::Result<Ve
 /// A UDP sender to one destination (unicast or multicast).
 pub struct Sender {
     sock: Socket,
-    dest: socket2::SockAddr,
+    dest: SocketAddrV4,
+    iface: Interface,
+    ttl: u32,
+    loopback: bool,
+    reopened: Option<std::time::Instant>,
+}
+
+fn sender_socket(
+    dest: SocketAddrV4,
+    iface: &Interface,
+    ttl: u32,
+    loopback: bool,
+) -> io::Result<Socket> {
+    let sock = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
+    if dest.ip().is_multicast() {
+        match iface {
+            Interface::Any => {}
+            Interface::Addr(a) => sock.set_multicast_if_v4(a)?,
+            Interface::Name(n) => sock.set_multicast_if_v4(&interface_ipv4(n)?)?,
+        }
+        sock.set_multicast_ttl_v4(ttl)?;
+        sock.set_multicast_loop_v4(loopback)?;
+    } else {
+        sock.set_ttl_v4(ttl.max(1))?;
+    }
+    let _ = sock.set_send_buffer_size(4 << 20);
+    Ok(sock)
 }
 
 impl Sender {
@@ -232,28 +283,41 @@ impl Sender {
         ttl: u32,
         loopback: bool,
     ) -> io::Result<Sender> {
-        let sock = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
-        if dest.ip().is_multicast() {
-            match iface {
-                Interface::Any => {}
-                Interface::Addr(a) => sock.set_multicast_if_v4(a)?,
-                Interface::Name(n) => sock.set_multicast_if_v4(&interface_ipv4(n)?)?,
-            }
-            sock.set_multicast_ttl_v4(ttl)?;
-            sock.set_multicast_loop_v4(loopback)?;
-        } else {
-            sock.set_ttl_v4(ttl.max(1))?;
-        }
-        let _ = sock.set_send_buffer_size(4 << 20);
         Ok(Sender {
-            sock,
-            dest: SocketAddr::V4(dest).into(),
+            sock: sender_socket(dest, iface, ttl, loopback)?,
+            dest,
+            iface: iface.clone(),
+            ttl,
+            loopback,
+            reopened: None,
         })
     }
 
-    /// Sends one datagram.
-    pub fn send(&self, packet: &[u8]) -> io::Result<()> {
-        self.sock.send_to(packet, &self.dest).map(|_| ())
+    /// Sends one datagram. When the outgoing interface has gone (removed and created again,
+    /// so the socket's multicast interface is stale) the socket is made again, at most once
+    /// a second, and the datagram sent once more.
+    pub fn send(&mut self, packet: &[u8]) -> io::Result<()> {
+        let dest: socket2::SockAddr = SocketAddr::V4(self.dest).into();
+        match self.sock.send_to(packet, &dest) {
+            Ok(_) => Ok(()),
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::ENODEV | libc::ENETUNREACH | libc::EADDRNOTAVAIL)
+                ) =>
+            {
+                let due = self
+                    .reopened
+                    .is_none_or(|t| t.elapsed() >= Duration::from_secs(1));
+                if !due {
+                    return Err(e);
+                }
+                self.reopened = Some(std::time::Instant::now());
+                self.sock = sender_socket(self.dest, &self.iface, self.ttl, self.loopback)?;
+                self.sock.send_to(packet, &dest).map(|_| ())
+            }
+            Err(e) => Err(e),
+        }
     }
 }
 
@@ -290,7 +354,7 @@ mod tests {
         let mut rx =
             Receiver::open("127.0.0.1:0".parse().unwrap(), &Interface::Any, 1 << 20).unwrap();
         assert!(rx.recv_buffer >= 1 << 20, "{}", rx.recv_buffer);
-        let tx = Sender::open(rx.local_addr().unwrap(), &Interface::Any, 1, true).unwrap();
+        let mut tx = Sender::open(rx.local_addr().unwrap(), &Interface::Any, 1, true).unwrap();
         tx.send(b"abc").unwrap();
         let ready = wait_readable(&[rx.fd()], Duration::from_secs(5)).unwrap();
         assert_eq!(ready, [true]);
@@ -302,7 +366,7 @@ mod tests {
         // A tiny buffer overflows: the kernel's count arrives with a later datagram.
         let mut small =
             Receiver::open("127.0.0.1:0".parse().unwrap(), &Interface::Any, 4096).unwrap();
-        let tx = Sender::open(small.local_addr().unwrap(), &Interface::Any, 1, true).unwrap();
+        let mut tx = Sender::open(small.local_addr().unwrap(), &Interface::Any, 1, true).unwrap();
         for _ in 0..200 {
             tx.send(&[0u8; 1000]).unwrap();
         }
@@ -322,7 +386,7 @@ mod tests {
         let lo = Interface::Addr(Ipv4Addr::LOCALHOST);
         let mut mrx = Receiver::open(group, &lo, 1 << 16).unwrap();
         let port = mrx.local_addr().unwrap().port();
-        let mtx = Sender::open(SocketAddrV4::new(*group.ip(), port), &lo, 1, true).unwrap();
+        let mut mtx = Sender::open(SocketAddrV4::new(*group.ip(), port), &lo, 1, true).unwrap();
         mtx.send(&[7u8; 40]).unwrap();
         wait_readable(&[mrx.fd()], Duration::from_secs(5)).unwrap();
         assert_eq!(

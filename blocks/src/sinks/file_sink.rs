@@ -1,12 +1,19 @@
-//! `file_sink`: writes a stream to a raw file of items (GNU Radio / numpy compatible).
+//! `file_sink`: writes a stream to a raw file of items (GNU Radio / numpy compatible),
+//! optionally rotated by time or size into `<stem>-<UTC stamp><ext>` files kept within
+//! storage limits.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
+use flow_framework::metrics::{unix_now_ns, BlockMetrics};
 use flow_framework::prelude::*;
 
 use crate::util::fsync::{FsyncPolicy, SyncClock};
+use crate::util::retention::rotate::Rotator;
+use crate::util::retention::{ByteSize, Limits, Retention};
 
 /// What `file_sink` does with an existing file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
@@ -25,37 +32,116 @@ pub enum FileMode {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FileSinkParams {
-    /// File to write (missing parent directories are created).
+    /// File to write (missing parent directories are created). With rotation, the files
+    /// are `<stem>-<UTC stamp><ext>` beside it.
     pub path: PathBuf,
     /// What to do when the file exists at start. After a restart (`on_error = "restart"`)
-    /// the sink always appends, so nothing written before the error is lost.
+    /// the sink always appends, so nothing written before the error is lost. With
+    /// rotation, `append` continues the current period's file and the other modes start a
+    /// new file (`-N` suffix): a rotated file is never overwritten.
     #[serde(default)]
     pub mode: FileMode,
     /// When to force data to disk: `always`, `never` (at close only) or an interval.
     #[serde(default)]
     pub fsync: FsyncPolicy,
+    /// Start a new file every period (aligned to UTC: `"1d"` gives one file per day).
+    #[serde(default, with = "crate::util::duration::opt_text")]
+    #[schemars(with = "Option<String>")]
+    pub rotate_every: Option<Duration>,
+    /// Start a new file before this size would be passed.
+    #[serde(default)]
+    pub rotate_bytes: Option<ByteSize>,
+    /// Storage limits (`{ max_bytes, max_age, min_free, require_confirmation, on_full }`):
+    /// finished rotated files are deleted oldest first; the file being written never is, so
+    /// without rotation `max_bytes` stops the sink when the file reaches it.
+    #[serde(default)]
+    pub limits: Option<Limits>,
 }
 
 /// Writes items to a file.
 pub struct FileSink {
     p: FileSinkParams,
+    path: PathBuf,
     file: Option<File>,
     clock: SyncClock,
     bytes: Counter,
+    refused: Counter,
+    metrics: Option<Arc<BlockMetrics>>,
     item_size: u64,
     /// File length after the last whole write.
     written: u64,
+    rotator: Rotator,
+    retention: Retention,
+}
+
+fn now_ms() -> i64 {
+    unix_now_ns().div_euclid(1_000_000)
 }
 
 impl FileSink {
     fn sync(&mut self) -> Result<(), BlockError> {
         if let Some(f) = &self.file {
             f.sync_data()
-                .map_err(|e| BlockError::io(format!("syncing {}", self.p.path.display()), e))?;
+                .map_err(|e| BlockError::io(format!("syncing {}", self.path.display()), e))?;
         }
         self.clock.synced();
         Ok(())
     }
+
+    /// Opens the file to write (the configured path, or the rotation's current file).
+    fn open(&mut self, ctx_torn: &Counter, append: bool) -> Result<(), BlockError> {
+        let mut o = OpenOptions::new();
+        o.write(true);
+        let path = if self.rotator.enabled() {
+            o.append(true).create(true);
+            self.rotator.open_path(now_ms(), append)
+        } else {
+            match (self.p.mode, append) {
+                (FileMode::Append, _) | (_, true) => o.append(true).create(true),
+                (FileMode::Overwrite, false) => o.truncate(true).create(true),
+                (FileMode::CreateNew, false) => o.create_new(true),
+            };
+            self.p.path.clone()
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| BlockError::io(format!("creating {}", dir.display()), e))?;
+        }
+        let f = o
+            .open(&path)
+            .map_err(|e| BlockError::io(format!("opening {}", path.display()), e))?;
+        cut_torn(&f, &path, self.item_size, ctx_torn)?;
+        self.written = f.metadata().map_or(0, |m| m.len());
+        self.file = Some(f);
+        self.path = path;
+        self.retention.begin(&self.path);
+        Ok(())
+    }
+
+    /// Closes the current file and starts the next one.
+    fn rotate(&mut self) -> Result<(), BlockError> {
+        self.sync()?;
+        self.file = None;
+        self.retention.finished(&self.path);
+        // Never the file just closed: a fresh name if the period's is taken.
+        self.open(&Counter::default(), false)
+    }
+}
+
+/// After a kill -9 the last item may be torn; appending after it would shift every later
+/// item, so it is cut back to whole items first.
+fn cut_torn(f: &File, path: &Path, item_size: u64, torn: &Counter) -> Result<(), BlockError> {
+    if let Ok(len) = f.metadata().map(|m| m.len()) {
+        let cut = len % item_size.max(1);
+        if cut > 0 && f.metadata().is_ok_and(|m| m.is_file()) {
+            f.set_len(len - cut).map_err(|e| {
+                BlockError::io(format!("cutting a torn item from {}", path.display()), e)
+            })?;
+            torn.add(cut);
+            tracing::warn!(path = %path.display(), bytes = cut, "cut a torn item left by an unclean stop");
+        }
+    }
+    Ok(())
 }
 
 impl Block for FileSink {
@@ -65,39 +151,14 @@ impl Block for FileSink {
             .restarts
             .load(std::sync::atomic::Ordering::Relaxed)
             > 0;
-        let mut o = OpenOptions::new();
-        o.write(true);
-        match (self.p.mode, restarted) {
-            (FileMode::Append, _) | (_, true) => o.append(true).create(true),
-            (FileMode::Overwrite, false) => o.truncate(true).create(true),
-            (FileMode::CreateNew, false) => o.create_new(true),
-        };
-        if let Some(dir) = self.p.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| BlockError::io(format!("creating {}", dir.display()), e))?;
-        }
-        let f = o
-            .open(&self.p.path)
-            .map_err(|e| BlockError::io(format!("opening {}", self.p.path.display()), e))?;
-        // After a kill -9 the last item may be torn; appending after it would shift every
-        // later item, so cut it back to whole items first.
-        let torn = ctx.counter("torn_bytes");
-        if let Ok(len) = f.metadata().map(|m| m.len()) {
-            let cut = len % self.item_size.max(1);
-            if cut > 0 && f.metadata().is_ok_and(|m| m.is_file()) {
-                f.set_len(len - cut).map_err(|e| {
-                    BlockError::io(
-                        format!("cutting a torn item from {}", self.p.path.display()),
-                        e,
-                    )
-                })?;
-                torn.add(cut);
-                tracing::warn!(path = %self.p.path.display(), bytes = cut, "cut a torn item left by an unclean stop");
-            }
-        }
-        self.written = f.metadata().map_or(0, |m| m.len());
-        self.file = Some(f);
+        self.retention
+            .start(ctx)
+            .map_err(|e| BlockError::io(format!("scanning beside {}", self.p.path.display()), e))?;
+        let append = restarted || self.p.mode == FileMode::Append;
+        self.open(&ctx.counter("torn_bytes"), append)?;
         self.bytes = ctx.counter("bytes");
+        self.refused = ctx.counter("limit_dropped");
+        self.metrics = Some(ctx.metrics().clone());
         Ok(())
     }
 
@@ -105,6 +166,22 @@ impl Block for FileSink {
         let input = &mut io.inputs[0];
         let n = input.len();
         let bytes = dispatch_item_type!(input.item_type(), T => bytemuck::cast_slice::<T, u8>(input.slice::<T>()));
+        let len = bytes.len() as u64;
+        self.retention.poll();
+        // No new file while a limit stops the sink.
+        let room = self.retention.room(len);
+        if room && self.rotator.due(now_ms().div_euclid(1000), len) {
+            self.rotate()?;
+        }
+        if !room || !self.retention.admit(&self.path, len) {
+            self.refused.add(n as u64);
+            if let Some(m) = &self.metrics {
+                m.dropped
+                    .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+            }
+            input.consume(n);
+            return Ok(Flow::Continue);
+        }
         if let Some(f) = self.file.as_mut() {
             if let Err(e) = f.write_all(bytes) {
                 // The items of this call are not consumed and will be written again (after a
@@ -113,13 +190,14 @@ impl Block for FileSink {
                     let _ = f.set_len(self.written);
                 }
                 return Err(BlockError::io(
-                    format!("writing {}", self.p.path.display()),
+                    format!("writing {}", self.path.display()),
                     e,
                 ));
             }
-            self.written += bytes.len() as u64;
+            self.written += len;
         }
-        self.bytes.add(bytes.len() as u64);
+        self.rotator.wrote(len);
+        self.bytes.add(len);
         input.consume(n);
         if self.clock.wrote() {
             self.sync()?;
@@ -130,6 +208,7 @@ impl Block for FileSink {
     fn stop(&mut self, _: &mut WorkIo) -> Result<(), BlockError> {
         self.sync()?;
         self.file = None;
+        self.retention.finished(&self.path);
         Ok(())
     }
 }
@@ -146,7 +225,15 @@ impl BlockDef for FileSinkDef {
         with no header, readable with `numpy.fromfile(path, dtype)` or GNU Radio's file source. \
         Durability: every item consumed has been handed to the kernel (survives kill -9); `fsync` \
         bounds what a power loss can take (see docs/durability.md). On stop the file is synced. \
-        When appending, a torn last item (left by a kill during a write) is cut first (`torn_bytes`).";
+        When appending, a torn last item (left by a kill during a write) is cut first (`torn_bytes`).\n\n\
+        Rotation: with `rotate_every` (UTC-aligned periods) and/or `rotate_bytes` the items go to \
+        `<stem>-<YYYYMMDDTHHMMSSZ><ext>` beside `path`, a new file per period or size. Storage \
+        `limits` delete finished files oldest first (with `require_confirmation`, only files \
+        listed in the directory's `.confirmed`); the file being written is never deleted, so \
+        without rotation `max_bytes` stops the sink when the file reaches it. While stopped by a \
+        limit, items are dropped and counted (`limit_dropped`, health failed). Counters: bytes, \
+        torn_bytes, limit_dropped, stored_bytes, evicted, evicted_bytes, evicted_unconfirmed, \
+        storage_stops.";
     const EXAMPLE: &'static str = "path = \"out.c32\"\nmode = \"overwrite\"\nfsync = \"1s\"";
 
     fn signature(_: &FileSinkParams) -> Signature {
@@ -156,12 +243,16 @@ impl BlockDef for FileSinkDef {
             .manual_tags()
     }
 
+    fn validate(p: &FileSinkParams) -> Vec<ParamError> {
+        p.limits.as_ref().map(Limits::check).unwrap_or_default()
+    }
+
     fn plan(p: &FileSinkParams, inputs: &PlanInputs) -> PlanInfo {
         let size = inputs.types.first().map_or(0, |t| t.size()) as f64;
         let storage = inputs.first_rate().map(|r| Storage {
             path: p.path.clone(),
             bytes_per_second: r * size,
-            limit_bytes: None,
+            limit_bytes: p.limits.as_ref().and_then(|l| l.max_bytes).map(|b| b.0),
         });
         PlanInfo {
             storage: storage.into_iter().collect(),
@@ -170,13 +261,19 @@ impl BlockDef for FileSinkDef {
     }
 
     fn build(p: &FileSinkParams, ctx: &BuildContext) -> Result<Box<dyn Block>, BlockError> {
+        let rotator = Rotator::new(&p.path, p.rotate_every, p.rotate_bytes.map(|b| b.0));
         Ok(Box::new(FileSink {
             p: p.clone(),
+            path: p.path.clone(),
             file: None,
             clock: SyncClock::new(p.fsync),
             bytes: Counter::default(),
+            refused: Counter::default(),
+            metrics: None,
             item_size: ctx.generic_type().map_or(1, |t| t.size() as u64),
             written: 0,
+            retention: Retention::new(p.limits.clone(), Box::new(rotator.layout())),
+            rotator,
         }))
     }
 }
@@ -184,78 +281,5 @@ impl BlockDef for FileSinkDef {
 register_block!(FileSinkDef);
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use flow_framework::harness::Harness;
-
-    fn params(path: &std::path::Path, extra: &str) -> FileSinkParams {
-        toml::from_str(&format!("path = {:?}\n{extra}", path.to_str().unwrap())).unwrap()
-    }
-
-    #[test]
-    fn writes_raw_items_and_appends_when_asked() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("out.c16");
-        let data: Vec<C16> = (0..50_000)
-            .map(|i| C16::new(i as i16, (i as i16).wrapping_neg()))
-            .collect();
-        let mut h =
-            Harness::of::<FileSinkDef>(params(&path, "fsync = \"always\""), &[ItemType::C16])
-                .unwrap();
-        h.push_input(0, &data);
-        h.run_to_end().unwrap();
-        assert_eq!(
-            std::fs::read(&path).unwrap(),
-            bytemuck::cast_slice::<C16, u8>(&data)
-        );
-        assert_eq!(h.counter("bytes"), 200_000);
-
-        let mut h =
-            Harness::of::<FileSinkDef>(params(&path, "mode = \"append\""), &[ItemType::C16])
-                .unwrap();
-        h.push_input(0, &data[..10]);
-        h.run_to_end().unwrap();
-        assert_eq!(std::fs::metadata(&path).unwrap().len(), 200_040);
-
-        // A torn item (as a kill during a write leaves) is cut before appending.
-        let f = OpenOptions::new().append(true).open(&path).unwrap();
-        f.set_len(200_042).unwrap();
-        let mut h =
-            Harness::of::<FileSinkDef>(params(&path, "mode = \"append\""), &[ItemType::C16])
-                .unwrap();
-        h.push_input(0, &data[..1]);
-        h.run_to_end().unwrap();
-        assert_eq!(h.counter("torn_bytes"), 2);
-        let all: Vec<C16> = bytemuck::pod_collect_to_vec(&std::fs::read(&path).unwrap());
-        assert_eq!(all.len(), 50_011);
-        assert_eq!(all[50_010], data[0]);
-    }
-
-    #[test]
-    fn creates_missing_directories() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("a/b/out.f32");
-        let mut h = Harness::of::<FileSinkDef>(params(&path, ""), &[ItemType::F32]).unwrap();
-        h.push_input(0, &[1.0f32, 2.0]);
-        h.run_to_end().unwrap();
-        assert_eq!(std::fs::metadata(&path).unwrap().len(), 8);
-    }
-
-    #[test]
-    fn create_new_refuses_an_existing_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("exists.f32");
-        std::fs::write(&path, b"keep").unwrap();
-        let mut h =
-            Harness::of::<FileSinkDef>(params(&path, "mode = \"create_new\""), &[ItemType::F32])
-                .unwrap();
-        h.push_input(0, &[1.0f32]);
-        h.run_to_end().unwrap();
-        assert!(
-            h.metrics().last_error().contains("File exists"),
-            "{}",
-            h.metrics().last_error()
-        );
-        assert_eq!(std::fs::read(&path).unwrap(), b"keep");
-    }
-}
+#[path = "file_sink_tests.rs"]
+mod tests;

@@ -1,12 +1,18 @@
-//! `message_sink`: writes messages as JSON lines to a file or to standard output.
+//! `message_sink`: writes messages as JSON lines to a file or to standard output, optionally
+//! rotated by time or size into `<stem>-<UTC stamp><ext>` files kept within storage limits.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
+use flow_framework::metrics::{unix_now_ns, BlockMetrics};
 use flow_framework::prelude::*;
 
 use crate::util::fsync::{FsyncPolicy, SyncClock};
+use crate::util::retention::rotate::Rotator;
+use crate::util::retention::{ByteSize, Limits, Retention};
 
 /// Parameters of `message_sink`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
@@ -19,20 +25,101 @@ pub struct MessageSinkParams {
     /// When to force data to disk: `always`, `never` (at close only) or an interval.
     #[serde(default)]
     pub fsync: FsyncPolicy,
+    /// Start a new file every period (aligned to UTC: `"1d"` gives one file per day); the
+    /// files are `<stem>-<UTC stamp><ext>` beside `path`.
+    #[serde(default, with = "crate::util::duration::opt_text")]
+    #[schemars(with = "Option<String>")]
+    pub rotate_every: Option<Duration>,
+    /// Start a new file before this size would be passed.
+    #[serde(default)]
+    pub rotate_bytes: Option<ByteSize>,
+    /// Storage limits (`{ max_bytes, max_age, min_free, require_confirmation, on_full }`):
+    /// finished rotated files are deleted oldest first; without rotation `max_bytes` stops
+    /// the sink when its file reaches it.
+    #[serde(default)]
+    pub limits: Option<Limits>,
 }
 
 /// Appends one JSON object per message.
 pub struct MessageSink {
     p: MessageSinkParams,
     out: Option<BufWriter<File>>,
+    path: PathBuf,
     clock: SyncClock,
     count: Counter,
+    refused: Counter,
+    metrics: Option<Arc<BlockMetrics>>,
     line: Vec<u8>,
+    rotator: Option<Rotator>,
+    retention: Option<Retention>,
 }
 
 impl MessageSink {
+    /// Opens the file (or the rotation's current file) for appending.
+    fn open(&mut self, base: &Path, torn: &Counter) -> Result<(), BlockError> {
+        let path = match self.rotator.as_mut().filter(|r| r.enabled()) {
+            Some(r) => r.open_path(unix_now_ns().div_euclid(1_000_000), true),
+            None => base.to_path_buf(),
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| BlockError::io(format!("creating {}", dir.display()), e))?;
+        }
+        let f = OpenOptions::new()
+            .read(true)
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| BlockError::io(format!("opening {}", path.display()), e))?;
+        cut_torn_line(&f, &path, torn)?;
+        if let Some(r) = self.retention.as_mut() {
+            r.begin(&path);
+        }
+        self.out = Some(BufWriter::new(f));
+        self.path = path;
+        Ok(())
+    }
+
+    /// Makes room for `line` (rotating, asking the limits); false: drop it.
+    fn room_for(&mut self, len: u64) -> Result<bool, BlockError> {
+        // No new file while a limit stops the sink.
+        if !self.retention.as_mut().is_none_or(|r| r.room(len)) {
+            self.drop_one();
+            return Ok(false);
+        }
+        let now = unix_now_ns().div_euclid(1_000_000_000);
+        if self.rotator.as_ref().is_some_and(|r| r.due(now, len)) {
+            self.flush(true)?;
+            self.out = None;
+            if let Some(r) = self.retention.as_mut() {
+                r.finished(&self.path);
+            }
+            let base = self.p.path.clone().unwrap_or_default();
+            self.open(&base, &Counter::default())?;
+        }
+        let Some(r) = self.retention.as_mut() else {
+            return Ok(true);
+        };
+        if r.admit(&self.path, len) {
+            if let Some(rot) = self.rotator.as_mut() {
+                rot.wrote(len);
+            }
+            Ok(true)
+        } else {
+            self.drop_one();
+            Ok(false)
+        }
+    }
+
+    fn drop_one(&self) {
+        self.refused.inc();
+        if let Some(m) = &self.metrics {
+            m.dropped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
     fn flush(&mut self, sync: bool) -> Result<(), BlockError> {
-        let path = self.p.path.clone().unwrap_or_default();
+        let path = self.path.clone();
         if let Some(w) = self.out.as_mut() {
             w.flush()
                 .map_err(|e| BlockError::io(format!("writing {}", path.display()), e))?;
@@ -98,31 +185,33 @@ fn cut(
 
 impl Block for MessageSink {
     fn start(&mut self, ctx: &BlockContext) -> Result<(), BlockError> {
-        if let Some(path) = &self.p.path {
-            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| BlockError::io(format!("creating {}", dir.display()), e))?;
+        if let Some(path) = self.p.path.clone() {
+            if let Some(r) = self.retention.as_mut() {
+                r.start(ctx).map_err(|e| {
+                    BlockError::io(format!("scanning beside {}", path.display()), e)
+                })?;
             }
-            let f = OpenOptions::new()
-                .read(true)
-                .create(true)
-                .append(true)
-                .open(path)
-                .map_err(|e| BlockError::io(format!("opening {}", path.display()), e))?;
-            cut_torn_line(&f, path, &ctx.counter("torn_bytes"))?;
-            self.out = Some(BufWriter::new(f));
+            self.open(&path, &ctx.counter("torn_bytes"))?;
         }
         self.count = ctx.counter("messages");
+        self.refused = ctx.counter("limit_dropped");
+        self.metrics = Some(ctx.metrics().clone());
         Ok(())
     }
 
     fn work(&mut self, io: &mut WorkIo) -> Result<Flow, BlockError> {
         let mut wrote = false;
+        if let Some(r) = self.retention.as_mut() {
+            r.poll();
+        }
         while let Some(m) = io.msg_in[0].recv() {
             self.line.clear();
             serde_json::to_writer(&mut self.line, &m.to_json())
                 .map_err(|e| BlockError::data(format!("encoding a message: {e}")))?;
             self.line.push(b'\n');
+            if !self.room_for(self.line.len() as u64)? {
+                continue;
+            }
             match self.out.as_mut() {
                 Some(w) => w.write_all(&self.line),
                 None => std::io::stdout().lock().write_all(&self.line),
@@ -139,7 +228,11 @@ impl Block for MessageSink {
     }
 
     fn stop(&mut self, _: &mut WorkIo) -> Result<(), BlockError> {
-        self.flush(self.out.is_some())
+        self.flush(self.out.is_some())?;
+        if let Some(r) = self.retention.as_mut() {
+            r.finished(&self.path);
+        }
+        Ok(())
     }
 }
 
@@ -153,20 +246,62 @@ impl BlockDef for MessageSinkDef {
     const DOC: &'static str = "Message input `in`. Each message becomes one JSON object \
         `{\"kind\": ..., <fields>}` on its own line, appended to `path` (or printed). Lines are \
         flushed to the kernel after every batch; `fsync` bounds what a power loss can take. A torn \
-        last line left by a kill is cut when the file is opened again (`torn_bytes`).";
+        last line left by a kill is cut when the file is opened again (`torn_bytes`).\n\n\
+        Rotation and limits (with `path`): `rotate_every` (UTC-aligned) and/or `rotate_bytes` \
+        write `<stem>-<YYYYMMDDTHHMMSSZ><ext>` files beside `path`; `limits` delete finished \
+        files oldest first (only confirmed ones with `require_confirmation`), never the file \
+        being written, so without rotation `max_bytes` stops the sink (messages dropped and \
+        counted in `limit_dropped`, health failed). Counters: messages, torn_bytes, \
+        limit_dropped, stored_bytes, evicted, evicted_bytes, evicted_unconfirmed, storage_stops.";
     const EXAMPLE: &'static str = "path = \"detections.jsonl\"\nfsync = \"1s\"";
 
     fn signature(_: &MessageSinkParams) -> Signature {
         Signature::new().message_input("in").blocking()
     }
 
+    fn validate(p: &MessageSinkParams) -> Vec<ParamError> {
+        let mut errs = p.limits.as_ref().map(Limits::check).unwrap_or_default();
+        let rotates = p.rotate_every.is_some() || p.rotate_bytes.is_some();
+        if p.path.is_none() && (rotates || p.limits.is_some()) {
+            errs.push(ParamError::new(
+                "path",
+                "rotation and limits need a file: set `path`",
+            ));
+        }
+        errs
+    }
+
+    fn plan(p: &MessageSinkParams, _: &PlanInputs) -> PlanInfo {
+        // Message rates are not known from the flowgraph: only the limit is reported.
+        let storage = p.path.as_ref().map(|path| Storage {
+            path: path.clone(),
+            bytes_per_second: 0.0,
+            limit_bytes: p.limits.as_ref().and_then(|l| l.max_bytes).map(|b| b.0),
+        });
+        PlanInfo {
+            storage: storage.into_iter().collect(),
+            ..PlanInfo::default()
+        }
+    }
+
     fn build(p: &MessageSinkParams, _: &BuildContext) -> Result<Box<dyn Block>, BlockError> {
+        let rotator = p
+            .path
+            .as_ref()
+            .map(|path| Rotator::new(path, p.rotate_every, p.rotate_bytes.map(|b| b.0)));
         Ok(Box::new(MessageSink {
             p: p.clone(),
             out: None,
+            path: p.path.clone().unwrap_or_default(),
             clock: SyncClock::new(p.fsync),
             count: Counter::default(),
+            refused: Counter::default(),
+            metrics: None,
             line: Vec::new(),
+            retention: rotator
+                .as_ref()
+                .map(|r| Retention::new(p.limits.clone(), Box::new(r.layout()))),
+            rotator,
         }))
     }
 }
@@ -174,50 +309,5 @@ impl BlockDef for MessageSinkDef {
 register_block!(MessageSinkDef);
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use flow_framework::harness::Harness;
-
-    #[test]
-    fn appends_one_json_object_per_message() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("m.jsonl");
-        let p = MessageSinkParams {
-            path: Some(path.clone()),
-            fsync: FsyncPolicy::Always,
-        };
-        let mut h = Harness::of::<MessageSinkDef>(p, &[]).unwrap();
-        h.push_message(
-            0,
-            Message::new("tone")
-                .with("station", "WWV")
-                .with("d_clock_ms", 0.25),
-        );
-        h.push_message(
-            0,
-            Message::new("tone").with("station", "CHU").with("n", 3u64),
-        );
-        h.run_to_end().unwrap();
-        assert_eq!(
-            std::fs::read_to_string(&path).unwrap(),
-            "{\"kind\":\"tone\",\"station\":\"WWV\",\"d_clock_ms\":0.25}\n{\"kind\":\"tone\",\"station\":\"CHU\",\"n\":3}\n"
-        );
-        assert_eq!(h.counter("messages"), 2);
-
-        // A torn last line (a kill during a write) is cut before appending.
-        let text = std::fs::read_to_string(&path).unwrap();
-        std::fs::write(&path, format!("{text}{{\"kind\":\"to")).unwrap();
-        let p = MessageSinkParams {
-            path: Some(path.clone()),
-            fsync: FsyncPolicy::Never,
-        };
-        let mut h = Harness::of::<MessageSinkDef>(p, &[]).unwrap();
-        h.push_message(0, Message::new("x"));
-        h.run_to_end().unwrap();
-        assert_eq!(h.counter("torn_bytes"), 11);
-        assert_eq!(
-            std::fs::read_to_string(&path).unwrap(),
-            format!("{text}{{\"kind\":\"x\"}}\n")
-        );
-    }
-}
+#[path = "message_sink_tests.rs"]
+mod tests;

@@ -3,3 +3,4 @@
 pub mod atomic;
 pub mod duration;
 pub mod fsync;
+pub mod retention;

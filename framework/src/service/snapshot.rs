@@ -136,7 +136,7 @@ impl Snapshot {
                 dropped: e.dropped(),
             })
             .collect();
-        let (mut health, problems) = match verdict {
+        let (mut health, mut problems) = match verdict {
             Verdict::Starting => (Overall::Starting, Vec::new()),
             Verdict::Healthy => (Overall::Ok, Vec::new()),
             Verdict::Unhealthy(v) => (
@@ -144,6 +144,19 @@ impl Snapshot {
                 v.iter().map(|(b, r)| format!("{b}: {r}")).collect(),
             ),
         };
+        // A block that reports itself failed while running (a sink stopped by its storage
+        // limit) fails the flowgraph's status too, without being a stall: the watchdog keeps
+        // pinging, since a restart would not help it.
+        for b in &fg.blocks {
+            let (h, reason) = b.metrics.health();
+            let listed = problems
+                .iter()
+                .any(|p| p.starts_with(&format!("{}: ", b.name)));
+            if h == Health::Failed && !listed {
+                problems.push(format!("{}: {reason}", b.name));
+                health = Overall::Failed;
+            }
+        }
         let degraded = fg.blocks.iter().any(|b| {
             b.metrics.health().0 == Health::Degraded || b.metrics.state() == BlockState::Restarting
         });
@@ -246,4 +259,37 @@ pub fn read(path: &Path) -> std::io::Result<Snapshot> {
             format!("{}: {e}", path.display()),
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::load_str;
+
+    #[test]
+    fn a_block_reporting_itself_failed_fails_the_status_without_a_stall() {
+        // `rt_counter` and `rt_check` are the runtime tests' blocks.
+        let g = load_str(
+            "[blocks.src]\ntype = \"rt_counter\"\ncount = 10\n[blocks.sink]\ntype = \"rt_check\"\ninputs = [\"src\"]\n",
+            "snap.toml",
+            Path::new("."),
+            &[],
+        )
+        .unwrap_or_else(|d| panic!("{d}"));
+        let fg = Flowgraph::start(&g).unwrap();
+        assert!(fg.wait_timeout(std::time::Duration::from_secs(10)));
+        let s = Snapshot::capture("snap", &fg, &Verdict::Healthy);
+        assert_eq!((s.health, s.problems.len()), (Overall::Ok, 0));
+        fg.blocks[1].metrics.set_health(
+            Health::Failed,
+            "storage: max_bytes reached; writing stopped",
+        );
+        let s = Snapshot::capture("snap", &fg, &Verdict::Healthy);
+        assert_eq!(s.health, Overall::Failed);
+        assert_eq!(
+            s.problems,
+            ["sink: storage: max_bytes reached; writing stopped"]
+        );
+        fg.wait();
+    }
 }

@@ -23,6 +23,10 @@ pub enum MetaValue {
     F64(f64),
     /// A float64 vector (`center_frequencies`).
     F64s(Vec<f64>),
+    /// An int64 scalar.
+    I64(i64),
+    /// A float32 matrix: rows, columns, row-major values (a completeness map).
+    F32Matrix(usize, usize, Vec<f32>),
 }
 
 /// The cadences and rate of a metadata channel.
@@ -54,6 +58,15 @@ fn write_value(g: &Group, name: &str, v: &MetaValue) -> hdf5::Result<()> {
             .with_data(x.as_slice())
             .create(name)
             .map(|_| ()),
+        MetaValue::I64(x) => g.new_dataset::<i64>().create(name)?.write_scalar(x),
+        MetaValue::F32Matrix(rows, cols, x) => {
+            let a = ndarray::ArrayView2::from_shape((*rows, *cols), x.as_slice())
+                .map_err(|e| hdf5::Error::from(e.to_string()))?;
+            g.new_dataset_builder()
+                .with_data(a)
+                .create(name)
+                .map(|_| ())
+        }
     }
 }
 

@@ -3,4 +3,5 @@
 
 pub mod attrs;
 pub mod metadata;
+pub mod retention;
 pub mod writer;

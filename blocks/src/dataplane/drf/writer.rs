@@ -254,6 +254,11 @@ impl DrfWriter {
         Ok(())
     }
 
+    /// The file being written, if any.
+    pub fn current_path(&self) -> Option<PathBuf> {
+        self.cur.as_ref().map(|f| self.dir.join(&f.span.rel))
+    }
+
     /// Flushes the open file to the kernel.
     pub fn flush(&self) -> Result<(), String> {
         self.cur

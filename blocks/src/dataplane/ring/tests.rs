@@ -220,3 +220,21 @@ fn a_damaged_file_is_replaced() {
         Opened::Replaced { .. }
     ));
 }
+
+#[test]
+fn a_new_ring_reserves_all_its_memory_at_start() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().unwrap();
+    let s = spec(&dir, 1 << 20, 64);
+    let (w, _) = RingWriter::open(&s).unwrap();
+    let m = std::fs::metadata(&s.path).unwrap();
+    // Every block is allocated: a full /dev/shm refuses the ring at start (ENOSPC) rather
+    // than killing the writer with SIGBUS later.
+    assert!(
+        m.blocks() * 512 >= m.len(),
+        "{} of {}",
+        m.blocks() * 512,
+        m.len()
+    );
+    drop(w);
+}

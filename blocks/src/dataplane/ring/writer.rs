@@ -31,6 +31,19 @@ pub struct RingSpec {
     pub span_ns: i64,
 }
 
+/// Sizes `file` to `len` bytes with every block allocated now (`posix_fallocate`), so a
+/// full filesystem (a full `/dev/shm`) refuses the ring at start with ENOSPC instead of
+/// killing the process with SIGBUS at a later write into the mapping.
+fn reserve(file: &std::fs::File, len: u64) -> std::io::Result<()> {
+    use std::os::fd::AsFd;
+    match nix::fcntl::posix_fallocate(file.as_fd(), 0, len as i64) {
+        Ok(()) => Ok(()),
+        // Filesystems without fallocate: size it sparse, as before.
+        Err(nix::errno::Errno::EOPNOTSUPP) => file.set_len(len),
+        Err(e) => Err(e.into()),
+    }
+}
+
 impl RingSpec {
     fn sections(&self) -> Sections {
         let schema_capacity = (self.schema.len() as u64).max(4096);
@@ -149,6 +162,7 @@ impl RingWriter {
                 s.file_len()
             )));
         }
+        reserve(&file, len).map_err(|e| Some(format!("cannot reserve its memory: {e}")))?;
         // SAFETY: the file is shared with readers (which only read) and with no other
         // writer; we only access it through raw reads/writes and atomics.
         let map = unsafe { MmapMut::map_mut(&file) }.map_err(|e| Some(e.to_string()))?;
@@ -241,7 +255,7 @@ impl RingWriter {
             .truncate(true)
             .open(&tmp)
             .map_err(|e| io("creating", e))?;
-        file.set_len(s.file_len()).map_err(|e| io("sizing", e))?;
+        reserve(&file, s.file_len()).map_err(|e| io("reserving memory for", e))?;
         // SAFETY: a new private file; see try_resume for the sharing rules.
         let map = unsafe { MmapMut::map_mut(&file) }.map_err(|e| io("mapping", e))?;
         let mut w = RingWriter {

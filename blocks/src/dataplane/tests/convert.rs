@@ -70,7 +70,9 @@ p = r.get_properties("ch0")
 print(json.dumps({"bounds": [int(b[0]) - t0 * 10, int(b[1]) - t0 * 10], "blocks": len(blocks), "worst": worst,
   "nan_a": nan_a, "rate": float(p["samples_per_second"]), "nsub": int(p["num_subchannels"]),
   "freqs": np.asarray(m["center_frequencies"]).ravel().tolist(),
-  "callsign": str(np.asarray(m["callsign"]).ravel()[0])}))
+  "callsign": str(np.asarray(m["callsign"]).ravel()[0]),
+  "completeness": [[round(float(x), 3) for x in row] for row in np.asarray(m["completeness_pct"]).reshape(-1, 1440)[:, 60:64]],
+  "time_source": str(np.asarray(m["time_source"]).ravel()[0])}))
 "#,
         &[dir.path().join("psws").to_str().unwrap(), &t0.to_string()],
     );
@@ -102,4 +104,12 @@ print(json.dumps({"bounds": [int(b[0]) - t0 * 10, int(b[1]) - t0 * 10], "blocks"
     );
     assert_eq!(v["freqs"], serde_json::json!([10.0, 10.0]));
     assert_eq!(v["callsign"], "AB1CD");
+    // The per-minute completeness map: 01:00-01:03 of both subchannels.
+    assert_eq!(
+        v["completeness"],
+        serde_json::json!([[100.0, 100.0, 0.0, 100.0], [100.0, 83.333, 100.0, 100.0]]),
+        "{v}"
+    );
+    assert_eq!(v["time_source"], "unknown,unknown");
+    assert_eq!(s.channels[1].finished_files.len(), 4);
 }

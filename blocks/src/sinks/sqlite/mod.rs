@@ -15,6 +15,8 @@ use flow_framework::metrics::unix_now_ns;
 use flow_framework::prelude::*;
 
 use crate::util::fsync::{FsyncPolicy, SyncClock};
+use crate::util::retention::rotate::Rotator;
+use crate::util::retention::{Retention, Rotated};
 use codec::Record;
 use journal::Journal;
 pub use params::SqliteParams;
@@ -49,6 +51,26 @@ pub struct SqliteSink {
     counters: [Counter; 4],
     /// Journal records not yet known to be in SQLite (an insert failed or is under way).
     unstored: bool,
+    /// The database being written.
+    db: PathBuf,
+    rotator: Rotator,
+    retention: Retention,
+    /// Bytes the last batch added (the estimate for the next one).
+    batch_bytes: u64,
+    refused: Counter,
+    metrics: Option<std::sync::Arc<flow_framework::metrics::BlockMetrics>>,
+}
+
+/// The files of database `db` whose size counts: itself, its WAL and its journal.
+fn db_files(db: &Path) -> Vec<PathBuf> {
+    ["", "-wal", ".flowjournal"]
+        .iter()
+        .map(|s| {
+            let mut p = db.as_os_str().to_owned();
+            p.push(s);
+            PathBuf::from(p)
+        })
+        .collect()
 }
 
 fn db_err(what: &str, e: impl std::fmt::Display) -> BlockError {
@@ -138,18 +160,11 @@ impl SqliteSink {
     }
 }
 
-impl Block for SqliteSink {
-    fn start(&mut self, ctx: &BlockContext) -> Result<(), BlockError> {
-        self.name = ctx.name().to_string();
-        self.counters =
-            ["rows", "replayed", "torn_bytes", "unmapped_fields"].map(|n| ctx.counter(n));
+impl SqliteSink {
+    /// Opens database `db` and starts a session in it.
+    fn begin(&mut self, db: PathBuf) -> Result<(), BlockError> {
         let now = unix_now_ns();
-        let db = if self.p.per_session {
-            self.recover_siblings(&self.p.path.clone())?;
-            params::session_path(&self.p.path, now)
-        } else {
-            self.p.path.clone()
-        };
+        self.retention.begin(&db);
         let (store, journal) = self.open(&db)?;
         let meta = serde_json::to_string(&self.p.metadata).unwrap_or_default();
         self.session = store
@@ -160,15 +175,85 @@ impl Block for SqliteSink {
             .map_err(|e| db_err("reading record numbers", e))?;
         self.store = Some(store);
         self.journal = Some(journal);
+        self.retention.measure(&db, &db_files(&db));
+        self.db = db;
         Ok(())
     }
 
+    /// Closes the session and database and starts the next database.
+    fn rotate(&mut self) -> Result<(), BlockError> {
+        self.finish()?;
+        self.store = None;
+        self.journal = None;
+        self.retention.finished(&self.db);
+        let db = self
+            .rotator
+            .open_path(unix_now_ns().div_euclid(1_000_000), false);
+        self.begin(db)
+    }
+
+    /// Asks the limits for room for the next batch of `n` messages (rotating first when
+    /// due); false: the batch is dropped.
+    fn room(&mut self, n: usize) -> Result<bool, BlockError> {
+        let est = self.batch_bytes.max(256 * n as u64);
+        if !self.retention.room(est) {
+            return Ok(false);
+        }
+        if self
+            .rotator
+            .due(unix_now_ns().div_euclid(1_000_000_000), est)
+        {
+            self.rotate()?;
+        }
+        Ok(self.retention.admit(&self.db, est))
+    }
+}
+
+impl Block for SqliteSink {
+    fn start(&mut self, ctx: &BlockContext) -> Result<(), BlockError> {
+        self.name = ctx.name().to_string();
+        self.counters =
+            ["rows", "replayed", "torn_bytes", "unmapped_fields"].map(|n| ctx.counter(n));
+        self.refused = ctx.counter("limit_dropped");
+        self.metrics = Some(ctx.metrics().clone());
+        self.retention
+            .start(ctx)
+            .map_err(|e| BlockError::io(format!("scanning beside {}", self.p.path.display()), e))?;
+        let now = unix_now_ns();
+        let db = if self.p.per_session || self.rotator.enabled() {
+            self.recover_siblings(&self.p.path.clone())?;
+            if self.rotator.enabled() {
+                self.rotator
+                    .open_path(now.div_euclid(1_000_000), !self.p.per_session)
+            } else {
+                params::session_path(&self.p.path, now)
+            }
+        } else {
+            self.p.path.clone()
+        };
+        self.begin(db)
+    }
+
     fn work(&mut self, io: &mut WorkIo) -> Result<Flow, BlockError> {
+        self.records.clear();
+        let now = unix_now_ns();
+        self.retention.poll();
+        let queued = io.msg_in[0].len().min(self.p.batch);
+        if queued > 0 && !self.room(queued)? {
+            // Stopped by a storage limit: the batch is dropped and counted.
+            for _ in 0..queued {
+                if io.msg_in[0].recv().is_some() {
+                    self.refused.inc();
+                    if let Some(m) = &self.metrics {
+                        m.dropped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+            }
+            return Ok(Flow::Continue);
+        }
         let (Some(store), Some(journal)) = (self.store.as_mut(), self.journal.as_mut()) else {
             return Err(BlockError::internal("sqlite sink used before start"));
         };
-        self.records.clear();
-        let now = unix_now_ns();
         while self.records.len() < self.p.batch {
             let Some(msg) = io.msg_in[0].recv() else {
                 break;
@@ -184,9 +269,12 @@ impl Block for SqliteSink {
         if self.records.is_empty() {
             return Ok(Flow::Continue);
         }
+        let before = journal.len();
         journal
             .append(&self.records)
             .map_err(|e| BlockError::io(format!("appending to {}", journal.path().display()), e))?;
+        // The rows take about as much again in the database.
+        self.batch_bytes = 2 * journal.len().saturating_sub(before);
         self.unstored = true;
         if self.clock.wrote() {
             journal
@@ -206,6 +294,13 @@ impl Block for SqliteSink {
                 .compact(self.p.fsync != FsyncPolicy::Never)
                 .map_err(|e| BlockError::io("compacting the journal", e))?;
         }
+        let files = db_files(&self.db);
+        self.retention.measure(&self.db, &files);
+        let on_disk = files[..2]
+            .iter()
+            .map(|f| std::fs::metadata(f).map_or(0, |m| m.len()))
+            .sum();
+        self.rotator.set_bytes(on_disk);
         Ok(Flow::Continue)
     }
 
@@ -213,6 +308,7 @@ impl Block for SqliteSink {
         let r = self.finish();
         self.store = None;
         self.journal = None;
+        self.retention.finished(&self.db);
         r
     }
 }
@@ -233,8 +329,15 @@ impl BlockDef for SqliteDef {
         `fsync`), then inserted in one transaction (WAL mode; `synchronous` FULL for `always`, NORMAL \
         for an interval, OFF for `never`). At start the journal is replayed: records missing from \
         SQLite are inserted exactly once, a torn last record is cut (`torn_bytes`), and the journal is \
-        emptied. With `per_session` every run writes a new database `<stem>-<UTC time>.<ext>`. \
-        Counters: `rows`, `replayed`, `torn_bytes`, `unmapped_fields`. See docs/durability.md.";
+        emptied. With `per_session` every run writes a new database `<stem>-<UTC time>.<ext>`; \
+        `rotate_every` (UTC-aligned periods) and `rotate_bytes` start new databases \
+        `<stem>-<UTC stamp>.<ext>` while running. Storage `limits` delete finished databases \
+        (with their `-wal`, `-shm` and journal) oldest first, only confirmed ones with \
+        `require_confirmation`; the database being written is never deleted, so without \
+        rotation `max_bytes` stops the sink (batches dropped and counted in `limit_dropped`, \
+        health failed). Counters: `rows`, `replayed`, `torn_bytes`, `unmapped_fields`, \
+        `limit_dropped` and the limits' `stored_bytes`, `evicted`, `evicted_bytes`, \
+        `evicted_unconfirmed`, `storage_stops`. See docs/durability.md.";
     const EXAMPLE: &'static str = "path = \"data/meter.sqlite\"\nfsync = \"1s\"\nmetadata = { device = \"Keithley 2000\", serial = \"4012345\" }";
 
     fn signature(_: &SqliteParams) -> Signature {
@@ -243,6 +346,18 @@ impl BlockDef for SqliteDef {
 
     fn validate(p: &SqliteParams) -> Vec<ParamError> {
         p.check()
+    }
+
+    fn plan(p: &SqliteParams, _: &PlanInputs) -> PlanInfo {
+        // Message rates are not known from the flowgraph: only the limit is reported.
+        PlanInfo {
+            storage: vec![Storage {
+                path: p.path.clone(),
+                bytes_per_second: 0.0,
+                limit_bytes: p.limits.as_ref().and_then(|l| l.max_bytes).map(|b| b.0),
+            }],
+            ..PlanInfo::default()
+        }
     }
 
     fn build(p: &SqliteParams, _: &BuildContext) -> Result<Box<dyn Block>, BlockError> {
@@ -257,6 +372,19 @@ impl BlockDef for SqliteDef {
             records: Vec::with_capacity(p.batch.min(100_000)),
             counters: Default::default(),
             unstored: false,
+            db: p.path.clone(),
+            rotator: Rotator::new(&p.path, p.rotate_every, p.rotate_bytes.map(|b| b.0)),
+            retention: Retention::new(
+                p.limits.clone(),
+                Box::new(
+                    Rotated::new(&p.path)
+                        .with_companions(&["-wal", "-shm", ".flowjournal"])
+                        .busy_when(".flowjournal", journal::MAGIC.len() as u64),
+                ),
+            ),
+            batch_bytes: 0,
+            refused: Counter::default(),
+            metrics: None,
         }))
     }
 }

@@ -8,6 +8,7 @@ use flow_framework::prelude::*;
 
 use super::store::{Column, RESERVED};
 use crate::util::fsync::FsyncPolicy;
+use crate::util::retention::{ByteSize, Limits};
 
 /// SQLite column type of a declared column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -63,6 +64,20 @@ pub struct SqliteParams {
     /// Device metadata stored with each session (`{ device = "...", serial = "..." }`).
     #[serde(default)]
     pub metadata: BTreeMap<String, String>,
+    /// Start a new database every period (aligned to UTC: `"1d"` gives one per day), named
+    /// `<stem>-<UTC stamp>.<ext>` beside `path`.
+    #[serde(default, with = "crate::util::duration::opt_text")]
+    #[schemars(with = "Option<String>")]
+    pub rotate_every: Option<Duration>,
+    /// Start a new database once the current one (with its WAL) passes this size.
+    #[serde(default)]
+    pub rotate_bytes: Option<ByteSize>,
+    /// Storage limits (`{ max_bytes, max_age, min_free, require_confirmation, on_full }`):
+    /// finished databases (rotated or per-session ones) are deleted oldest first, never the
+    /// one being written nor one whose journal still holds records; without rotation or
+    /// `per_session`, `max_bytes` stops the sink when its database reaches it.
+    #[serde(default)]
+    pub limits: Option<Limits>,
 }
 
 fn default_fsync() -> FsyncPolicy {
@@ -108,6 +123,9 @@ impl SqliteParams {
                     format!("`{t}` is reserved; choose another name"),
                 ));
             }
+        }
+        if let Some(l) = &self.limits {
+            errs.extend(l.check());
         }
         for c in &self.columns {
             if c.name.starts_with('_') {

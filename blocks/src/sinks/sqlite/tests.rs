@@ -208,3 +208,42 @@ fn per_session_databases_recover_earlier_sessions() {
     );
     assert_eq!(query_i64(&dbs()[1], "SELECT seq FROM measurement"), [3]);
 }
+
+#[test]
+fn rotated_databases_are_deleted_oldest_first_within_max_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("m.sqlite");
+    let mut h = sink(
+        &base,
+        "batch = 100\nrotate_bytes = 20000\nlimits = { max_bytes = 400000 }",
+    );
+    for s in 0..3000 {
+        h.push_message(0, meas(s));
+        if s % 100 == 99 {
+            h.run();
+        }
+    }
+    h.run_to_end().unwrap();
+    assert_eq!(h.metrics().last_error(), "");
+    let mut dbs: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "sqlite"))
+        .collect();
+    dbs.sort();
+    assert!(dbs.len() >= 2, "{dbs:?}");
+    assert!(h.counter("evicted") >= 1, "rotated databases were deleted");
+    // What is left is the newest rows, contiguous to the end.
+    let seqs: Vec<i64> = dbs
+        .iter()
+        .flat_map(|d| query_i64(d, "SELECT seq FROM measurement ORDER BY _rec"))
+        .collect();
+    let first = seqs[0];
+    assert!(first > 0);
+    assert_eq!(seqs, (first..3000).collect::<Vec<_>>());
+    let used: u64 = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| crate::util::retention::space::allocated_at(&e.unwrap().path()))
+        .sum();
+    assert!(used <= 400_000, "{used}");
+}
