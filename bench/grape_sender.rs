@@ -64,8 +64,8 @@ fn parse() -> Result<Args, String> {
 
 fn main() -> Result<(), String> {
     let a = parse()?;
-    let data = Sender::open(a.dest, &a.iface, 1, true).map_err(|e| e.to_string())?;
-    let status = Sender::open(a.status, &a.iface, 1, true).map_err(|e| e.to_string())?;
+    let mut data = Sender::open(a.dest, &a.iface, 1, true).map_err(|e| e.to_string())?;
+    let mut status = Sender::open(a.status, &a.iface, 1, true).map_err(|e| e.to_string())?;
     let per = default_packet_samples(a.encoding);
     let rounds = (a.seconds * f64::from(a.rate) / per as f64).round() as u64;
     // One packet of a tone per channel, sent again and again (the content costs nothing).

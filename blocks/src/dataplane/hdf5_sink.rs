@@ -208,7 +208,7 @@ impl Hdf5Sink {
                 self.warn.error(&format!("flushing: {e}"));
                 self.close();
             } else {
-                self.retention.measure(&part, &[part.clone()]);
+                self.retention.measure(&part, std::slice::from_ref(&part));
             }
         }
     }
