@@ -157,7 +157,7 @@ pub(crate) fn build(
             let mut private = Vec::new();
             for (reader_idx, e) in shared_edges.iter().enumerate() {
                 inputs[e.to_block][e.to_port] = Some(InputSource::Shared(buf.clone(), reader_idx));
-                edge_handles.push(EdgeHandle::new(graph, e, buf.clone(), None));
+                edge_handles.push(EdgeHandle::new(graph, e, buf.clone(), None, reader_idx));
             }
             for e in edges.iter().filter(|e| e.policy != EdgePolicy::Block) {
                 let ring = StreamBuffer::new(
@@ -177,7 +177,13 @@ pub(crate) fn build(
                 };
                 let edge = Arc::new(PrivateEdge::new(ring, policy));
                 inputs[e.to_block][e.to_port] = Some(InputSource::Private(edge.clone()));
-                edge_handles.push(EdgeHandle::new(graph, e, buf.clone(), Some(edge.clone())));
+                edge_handles.push(EdgeHandle::new(
+                    graph,
+                    e,
+                    buf.clone(),
+                    Some(edge.clone()),
+                    0,
+                ));
                 private.push(edge);
             }
             outputs[bi][port] = Some(StreamOutput::new(

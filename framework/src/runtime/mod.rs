@@ -63,6 +63,10 @@ pub struct EdgeHandle {
     pub policy: EdgePolicy,
     buffer: Arc<StreamBuffer>,
     private: Option<Arc<PrivateEdge>>,
+    /// The consumer's reader index in the shared buffer (unused for a private edge).
+    reader: usize,
+    /// Items the consumer needs before its `work` is due (its input's `min_items`).
+    needs: u64,
 }
 
 impl EdgeHandle {
@@ -71,10 +75,13 @@ impl EdgeHandle {
         e: &Edge,
         buffer: Arc<StreamBuffer>,
         private: Option<Arc<PrivateEdge>>,
+        reader: usize,
     ) -> Self {
         let from_b = &graph.blocks[e.from_block];
         let to_b = &graph.blocks[e.to_block];
         EdgeHandle {
+            reader,
+            needs: to_b.signature.inputs[e.to_port].min_items.max(1) as u64,
             from: format!(
                 "{}.{}",
                 from_b.name, from_b.signature.outputs[e.from_port].name
@@ -90,6 +97,25 @@ impl EdgeHandle {
     pub fn fill(&self) -> f64 {
         let b = self.private.as_ref().map_or(&*self.buffer, |p| p.buffer());
         b.fill() as f64 / b.capacity() as f64
+    }
+
+    /// Items waiting for this edge's consumer (not the slowest reader of a shared buffer:
+    /// this consumer's own backlog).
+    pub fn pending(&self) -> u64 {
+        match &self.private {
+            Some(p) => p.buffer().readable(0).available,
+            None => self.buffer.readable(self.reader).available,
+        }
+    }
+
+    /// True when the consumer has work to do on this edge: it holds at least the items the
+    /// consumer declared it needs (`min_items`), or the producer has finished and some are
+    /// left. A block whose input only holds part of a chunk is waiting for its upstream,
+    /// not stalled, however slow the rate.
+    pub fn work_due(&self) -> bool {
+        let b = self.private.as_ref().map_or(&*self.buffer, |p| p.buffer());
+        let pending = self.pending();
+        pending >= self.needs || (pending > 0 && b.is_finished())
     }
 
     /// Capacity of the edge's queue in items.

@@ -24,6 +24,9 @@ pub struct CounterParams {
     /// Items per work call.
     #[serde(default = "chunk")]
     pub chunk: usize,
+    /// Produce this many items, then nothing more without ending (a quiet upstream).
+    #[serde(default)]
+    pub pause_after: Option<u64>,
 }
 fn chunk() -> usize {
     4096
@@ -39,6 +42,11 @@ struct Counter {
 impl Block for Counter {
     fn work(&mut self, io: &mut WorkIo) -> Result<Flow, BlockError> {
         let left = self.p.count.map_or(u64::MAX, |c| c - self.next);
+        let left = left.min(self.p.pause_after.map_or(u64::MAX, |p| p - self.next));
+        if left == 0 {
+            std::thread::sleep(Duration::from_millis(1));
+            return Ok(Flow::Continue);
+        }
         let n = (self.p.chunk as u64).min(left) as usize;
         if self.p.live {
             self.scratch.clear();

@@ -3,8 +3,14 @@
 //! A block is **stalled** when, after the start-up grace, it is running and
 //! - it is a live source whose `work` has not been called for `stall_after` (its thread is
 //!   stuck: a live source's `work` returns at least every few hundred milliseconds), or
-//! - input is waiting for it (an input edge holds items) and it has consumed, produced,
-//!   sent and dropped nothing for `stall_after`.
+//! - its work is due (an input edge holds at least the items the block declared it needs,
+//!   its `min_items`) and it has consumed, produced, sent and dropped nothing for
+//!   `stall_after`.
+//!
+//! So each block's expected cadence follows from the flowgraph: a block is due as soon as
+//! its upstream has delivered a chunk, whatever the rate (a 1024-point FFT of a 10 Hz
+//! stream is due every 102 s, a sink of 20 kHz samples many times a second), and is allowed
+//! `stall_after` to act on it.
 //!
 //! A quiet upstream is not a stall: a block with nothing to do is healthy. A block that
 //! failed (stopped by an error) makes the flowgraph unhealthy too. The verdict drives
@@ -99,20 +105,21 @@ impl Watchdog {
                 BlockState::Running => {}
                 _ => continue,
             }
-            let input_waiting = fg
-                .edges
-                .iter()
-                .filter(|e| e.to.split('.').next() == Some(b.name.as_str()))
-                .map(|e| e.fill())
+            let inputs = || {
+                fg.edges
+                    .iter()
+                    .filter(|e| e.to.split('.').next() == Some(b.name.as_str()))
+            };
+            let work_due = inputs().any(|e| e.work_due());
+            let input_waiting = inputs()
+                .map(|e| e.pending() as f64 / e.capacity().max(1) as f64)
                 .fold(0.0, f64::max);
             let reason = if b.live && now.duration_since(t.calls_changed) >= self.stall_after {
                 Some(format!(
                     "live source not polled for {}",
                     secs(now.duration_since(t.calls_changed))
                 ))
-            } else if input_waiting > 0.0
-                && now.duration_since(t.progress_changed) >= self.stall_after
-            {
+            } else if work_due && now.duration_since(t.progress_changed) >= self.stall_after {
                 Some(format!(
                     "no progress for {} with its input {:.0}% full",
                     secs(now.duration_since(t.progress_changed)),
@@ -236,6 +243,43 @@ inputs = ["src"]
             wd.check_at(&fg, Instant::now() + Duration::from_secs(5)),
             Verdict::Healthy
         );
+        fg.wait();
+    }
+
+    #[test]
+    fn a_block_holding_part_of_a_chunk_waits_for_its_upstream_and_is_not_stalled() {
+        // The source delivers 100 items and goes quiet; the sink needs 1000 per call, so its
+        // work is not due however long it waits (a slow stream, not a stuck block).
+        let fg = start(
+            r#"
+[blocks.src]
+type = "rt_counter"
+chunk = 100
+pause_after = 100
+[blocks.sink]
+type = "rt_check"
+inputs = ["src"]
+min_items = 1000
+"#,
+        );
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while fg.blocks[0].metrics.total_out() < 100 {
+            assert!(
+                Instant::now() < deadline,
+                "the source never wrote its items"
+            );
+            std::thread::yield_now();
+        }
+        assert_eq!(fg.edges[0].pending(), 100);
+        assert!(!fg.edges[0].work_due());
+        let mut wd = Watchdog::new(&fg, Duration::from_secs(1), Duration::ZERO);
+        let now = Instant::now();
+        assert_eq!(wd.check_at(&fg, now), Verdict::Healthy);
+        assert_eq!(
+            wd.check_at(&fg, now + Duration::from_secs(30)),
+            Verdict::Healthy
+        );
+        fg.stop();
         fg.wait();
     }
 }
