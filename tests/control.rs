@@ -108,3 +108,115 @@ fn a_remote_control_port_needs_the_flag_and_a_token() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("needs a token"), "{}", stderr(&out));
 }
+
+/// `GET url` (plain HTTP on loopback): the status code and the body.
+fn http_get(url: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").expect("http URL");
+    let (host, path) = rest
+        .split_once('/')
+        .map_or((rest, "/".to_string()), |(h, p)| (h, format!("/{p}")));
+    let mut conn = std::net::TcpStream::connect(host).expect("connect to the control port");
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    write!(
+        conn,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("request");
+    let mut reply = String::new();
+    conn.read_to_string(&mut reply).expect("reply");
+    let code = reply
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .expect("status line");
+    let body = reply.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    (code, body.to_string())
+}
+
+#[test]
+fn the_control_port_serves_the_health_and_turns_503_when_a_block_stalls() {
+    let s = Sandbox::new();
+    s.write(
+        "fg.toml",
+        r#"
+[flowgraph]
+name = "health"
+stall_after = "1s"
+startup_grace = "0s"
+[blocks.src]
+type = "signal_source"
+[blocks.pace]
+type = "throttle"
+inputs = ["src"]
+rate = 100000.0
+[blocks.hang]
+type = "fault_inject"
+inputs = ["pace"]
+stall_after_items = 200000
+[blocks.sink]
+type = "null_sink"
+inputs = ["hang"]
+"#,
+    );
+    let mut child = s
+        .flow()
+        .args([
+            "run",
+            "fg.toml",
+            "--http",
+            "127.0.0.1:0",
+            "--duration",
+            "60s",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let url = loop {
+        let l = lines.next().expect("flow prints the control port").unwrap();
+        if let Some(u) = l.strip_prefix("control port: ") {
+            break format!("{}api/status", u);
+        }
+    };
+    // Healthy while the items flow (the block hangs after 2 s of them), then failed.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let mut seen_ok = false;
+    let failed = loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the stall never showed"
+        );
+        let (code, body) = http_get(&url);
+        if code == 503 && body.contains("no health check yet") {
+            continue;
+        }
+        let v: serde_json::Value = serde_json::from_str(&body).expect("status JSON");
+        assert_eq!(v["flowgraph"], "health");
+        assert_eq!(v["blocks"].as_array().map(Vec::len), Some(4), "{v}");
+        match (code, v["health"].as_str()) {
+            (200, Some("ok")) => seen_ok = true,
+            (503, Some("failed")) => break v,
+            other => panic!("unexpected {other:?}: {v}"),
+        }
+        // Poll interval: the run loop refreshes the status once a second.
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(seen_ok, "healthy before the stall");
+    let problems = failed["problems"].to_string();
+    assert!(
+        problems.contains("hang") && problems.contains("stalled"),
+        "{failed}"
+    );
+    let hang = &failed["blocks"][2];
+    assert_eq!(hang["name"], "hang");
+    assert_eq!(hang["health"], "failed");
+    assert!(
+        hang["last_progress_unix"].as_f64().unwrap_or(0.0) > 0.0,
+        "{hang}"
+    );
+}

@@ -16,7 +16,7 @@ use super::summary;
 use crate::config;
 use crate::runtime::Flowgraph;
 use crate::service::notify::{self, Notifier};
-use crate::service::snapshot::{self, Snapshot, StatusFile};
+use crate::service::snapshot::{self, SharedStatus, Snapshot, StatusFile};
 use crate::service::watchdog::{Verdict, Watchdog};
 
 /// Arguments of `flow run`.
@@ -123,6 +123,7 @@ pub fn execute(args: &RunArgs, env: RunEnv<'_>) -> ExitCode {
         }
     }
     let mut service = Service::new(args, &graph, &fg);
+    service.board = control.as_ref().map(crate::control::ControlServer::status);
     let mut status = (env.live_status && !args.quiet).then(|| Status::new(&graph, &fg));
     let started = Instant::now();
     let mut stopping = false;
@@ -192,6 +193,8 @@ struct Service {
     ping_every: Option<Duration>,
     last_ping: Option<Instant>,
     last_verdict: Verdict,
+    /// The control port's copy of the latest snapshot, when it runs.
+    board: Option<SharedStatus>,
 }
 
 impl Service {
@@ -236,6 +239,7 @@ impl Service {
             notifier,
             last_ping: None,
             last_verdict: Verdict::Starting,
+            board: None,
         }
     }
 
@@ -267,10 +271,17 @@ impl Service {
             }
         }
         self.last_verdict = verdict;
+        if self.status_file.is_none() && self.board.is_none() {
+            return;
+        }
+        let snap = self.snapshot(fg);
         if let Some(f) = &self.status_file {
-            if let Err(e) = f.write(&self.snapshot(fg)) {
+            if let Err(e) = f.write(&snap) {
                 tracing::debug!(path = %f.path().display(), "status file: {e}");
             }
+        }
+        if let Some(b) = &self.board {
+            b.set(snap);
         }
     }
 

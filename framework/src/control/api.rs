@@ -13,6 +13,7 @@ use serde_json::json;
 use super::model::{graph_json, json_to_toml, params_json};
 use super::{prometheus, web, AppState};
 use crate::runtime::SetParamError;
+use crate::service::snapshot::Overall;
 
 /// How long a parameter change may wait for its block.
 const SET_TIMEOUT: Duration = Duration::from_secs(5);
@@ -28,6 +29,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/metrics", get(metrics_text))
         .route("/api/graph", get(graph))
         .route("/api/metrics", get(metrics))
+        .route("/api/status", get(status))
         .route("/api/blocks/{name}", get(block))
         .route("/api/blocks/{name}/params", get(params))
         .route("/api/blocks/{name}/params/{param}", put(set_param))
@@ -69,6 +71,26 @@ async fn metrics_text(State(s): State<Arc<AppState>>) -> Response {
         prometheus::render(&sample, &s.info.name),
     )
         .into_response()
+}
+
+/// The overall health and every block's state, progress, counters and errors: the same
+/// JSON as `flow status --json`. 200 when ok, starting or degraded; 503 when failed (or
+/// before the first check), so `curl -f` fails exactly when `flow status` exits 2 or 3.
+async fn status(State(s): State<Arc<AppState>>) -> Response {
+    match s.status.get() {
+        Some(snap) => {
+            let code = if snap.health == Overall::Failed {
+                StatusCode::SERVICE_UNAVAILABLE
+            } else {
+                StatusCode::OK
+            };
+            (code, Json(snap)).into_response()
+        }
+        None => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no health check yet: the flowgraph is starting",
+        ),
+    }
 }
 
 fn find(s: &AppState, name: &str) -> Option<usize> {

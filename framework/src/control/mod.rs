@@ -32,6 +32,7 @@ use std::time::Duration;
 
 use crate::graph::Graph;
 use crate::runtime::Flowgraph;
+use crate::service::snapshot::SharedStatus;
 
 use model::{GraphInfo, Handles};
 use snapshot::{Sample, Sampler};
@@ -105,11 +106,14 @@ pub(crate) struct AppState {
     pub(crate) loopback: bool,
     /// Turns true when the server stops (WebSocket handlers end on it).
     pub(crate) closing: tokio::sync::watch::Receiver<bool>,
+    /// The run loop's latest health snapshot (`GET /api/status`).
+    pub(crate) status: SharedStatus,
 }
 
 /// A running control port; dropping it stops the server.
 pub struct ControlServer {
     addr: SocketAddr,
+    status: SharedStatus,
     shutdown: Option<tokio::sync::watch::Sender<bool>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -139,7 +143,9 @@ impl ControlServer {
             token: opts.token.clone().filter(|t| !t.is_empty()),
             loopback: addr.ip().is_loopback() && opts.token.as_deref().is_none_or(str::is_empty),
             closing: rx.clone(),
+            status: SharedStatus::default(),
         });
+        let status = state.status.clone();
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -175,6 +181,7 @@ impl ControlServer {
         tracing::info!("control port on http://{addr}/");
         Ok(ControlServer {
             addr,
+            status,
             shutdown: Some(tx),
             thread: Some(thread),
         })
@@ -183,6 +190,11 @@ impl ControlServer {
     /// The bound address (the real port when 0 was asked for).
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Where the run loop publishes its health snapshots for `GET /api/status`.
+    pub fn status(&self) -> SharedStatus {
+        self.status.clone()
     }
 }
 

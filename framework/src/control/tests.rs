@@ -237,6 +237,7 @@ fn openapi_describes_every_route() {
     for path in [
         "/api/graph",
         "/api/metrics",
+        "/api/status",
         "/api/blocks/{name}",
         "/api/blocks/{name}/params",
         "/api/blocks/{name}/params/{param}",

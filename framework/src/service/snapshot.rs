@@ -250,6 +250,23 @@ impl StatusFile {
     }
 }
 
+/// The latest snapshot, shared between the run loop that captures it and the control port
+/// that serves it (`GET /api/status`).
+#[derive(Clone, Debug, Default)]
+pub struct SharedStatus(std::sync::Arc<std::sync::Mutex<Option<Snapshot>>>);
+
+impl SharedStatus {
+    /// Replaces the snapshot.
+    pub fn set(&self, s: Snapshot) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(s);
+    }
+
+    /// The latest snapshot (`None` before the run loop's first check).
+    pub fn get(&self) -> Option<Snapshot> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
 /// Reads a status file.
 pub fn read(path: &Path) -> std::io::Result<Snapshot> {
     let bytes = std::fs::read(path)?;
