@@ -22,10 +22,9 @@ type = "null_sink"
 inputs = ["pace"]
 "#;
 
-#[test]
-fn flow_top_shows_the_blocks_of_a_running_flowgraph() {
-    let s = Sandbox::new();
-    s.write("fg.toml", ENDLESS);
+/// Starts `flow run fg.toml --http 127.0.0.1:0 --duration DURATION` in the sandbox; the
+/// process and its control port's base URL (without the trailing `/`).
+fn run_with_http(s: &Sandbox, duration: &str) -> (std::process::Child, String) {
     let mut child = s
         .flow()
         .args([
@@ -34,19 +33,32 @@ fn flow_top_shows_the_blocks_of_a_running_flowgraph() {
             "--http",
             "127.0.0.1:0",
             "--duration",
-            "30s",
+            duration,
         ])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        .expect("spawn flow run");
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
     let url = loop {
-        let l = lines.next().expect("flow prints the control port").unwrap();
+        let l = lines
+            .next()
+            .expect("flow prints the control port")
+            .expect("read stderr");
         if let Some(u) = l.strip_prefix("control port: ") {
             break u.trim_end_matches('/').to_string();
         }
     };
+    // Keep reading, so that flow's later log lines never meet a closed pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, url)
+}
+
+#[test]
+fn flow_top_shows_the_blocks_of_a_running_flowgraph() {
+    let s = Sandbox::new();
+    s.write("fg.toml", ENDLESS);
+    let (mut child, url) = run_with_http(&s, "30s");
     std::thread::sleep(Duration::from_millis(600)); // two metric samples, for rates
     let out = s.run(&["top", &url, "--once"], Duration::from_secs(20));
     let _ = child.kill();
@@ -160,27 +172,8 @@ type = "null_sink"
 inputs = ["hang"]
 "#,
     );
-    let mut child = s
-        .flow()
-        .args([
-            "run",
-            "fg.toml",
-            "--http",
-            "127.0.0.1:0",
-            "--duration",
-            "60s",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let url = loop {
-        let l = lines.next().expect("flow prints the control port").unwrap();
-        if let Some(u) = l.strip_prefix("control port: ") {
-            break format!("{}api/status", u);
-        }
-    };
+    let (mut child, base) = run_with_http(&s, "60s");
+    let url = format!("{base}/api/status");
     // Healthy while the items flow (the block hangs after 2 s of them), then failed.
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     let mut seen_ok = false;

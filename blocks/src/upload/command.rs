@@ -171,6 +171,19 @@ pub fn print_report(r: &Report) -> ExitCode {
     ExitCode::from(r.exit_code())
 }
 
+/// Reports a failure of `flow upload` / `flow daily` itself (exit code 2).
+pub(super) fn fail(m: String) -> ExitCode {
+    eprintln!("error: {m}");
+    ExitCode::from(2)
+}
+
+/// The configuration at `path` and its upload queue, opened.
+pub(super) fn open(path: &Path) -> Result<(Config, Queue), ExitCode> {
+    let cfg = Config::load(path).map_err(fail)?;
+    let q = Queue::open(&cfg.queue_path()).map_err(fail)?;
+    Ok((cfg, q))
+}
+
 fn main(args: &[OsString]) -> ExitCode {
     let a = match Args::try_parse_from(
         std::iter::once(OsString::from("flow upload")).chain(args.iter().cloned()),
@@ -178,17 +191,9 @@ fn main(args: &[OsString]) -> ExitCode {
         Ok(a) => a,
         Err(e) => e.exit(),
     };
-    let fail = |m: String| {
-        eprintln!("error: {m}");
-        ExitCode::from(2)
-    };
-    let cfg = match Config::load(&a.config) {
-        Ok(c) => c,
-        Err(e) => return fail(e),
-    };
-    let mut q = match Queue::open(&cfg.queue_path()) {
-        Ok(q) => q,
-        Err(e) => return fail(e),
+    let (cfg, mut q) = match open(&a.config) {
+        Ok(x) => x,
+        Err(code) => return code,
     };
     if a.status {
         return match status(&q, a.json) {

@@ -14,7 +14,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use flow_framework::metrics::unix_now_ns;
 
-use super::command::print_report;
+use super::command::{fail, open, print_report};
 use super::config::Config;
 use super::queue::Queue;
 use super::run::process;
@@ -241,17 +241,9 @@ fn main(args: &[OsString]) -> ExitCode {
         Ok(a) => a,
         Err(e) => e.exit(),
     };
-    let fail = |m: String| {
-        eprintln!("error: {m}");
-        ExitCode::from(2)
-    };
-    let cfg = match Config::load(&a.config) {
-        Ok(c) => c,
-        Err(e) => return fail(e),
-    };
-    let mut q = match Queue::open(&cfg.queue_path()) {
-        Ok(q) => q,
-        Err(e) => return fail(e),
+    let (cfg, mut q) = match open(&a.config) {
+        Ok(x) => x,
+        Err(code) => return code,
     };
     if a.retry_failed {
         if let Err(e) = q.retry_failed() {
