@@ -112,6 +112,8 @@ pub struct GraphBlock {
     pub thread: ThreadChoice,
     /// Buffer size override for this block's stream outputs, in items.
     pub buffer_items: Option<usize>,
+    /// This block's stall deadline for the watchdog, overriding `[flowgraph] stall_after`.
+    pub stall_after: Option<std::time::Duration>,
 }
 
 impl GraphBlock {

@@ -231,7 +231,7 @@ impl Service {
         Service {
             name: graph.settings.name.clone(),
             status_file,
-            watchdog: Watchdog::new(fg, graph.settings.stall_after, graph.settings.startup_grace),
+            watchdog: Watchdog::for_graph(graph, fg),
             ping_every: notifier
                 .as_ref()
                 .and(notify::watchdog_interval())

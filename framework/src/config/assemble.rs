@@ -124,6 +124,7 @@ pub(crate) fn graph(
             on_error: spec.on_error,
             thread: spec.thread,
             buffer_items: spec.buffer.map(|(n, _)| n),
+            stall_after: spec.stall_after,
         });
     }
     let mut edges = Vec::with_capacity(wiring.conns.len());

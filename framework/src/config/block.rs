@@ -1,5 +1,6 @@
 //! One `[blocks.NAME]` table: its `type` (checked against the registry), the common keys
-//! flow reads itself (`inputs`, `policy`, `on_error`, `thread`, `buffer`), and the rest as
+//! flow reads itself (`inputs`, `policy`, `on_error`, `thread`, `buffer`, `stall_after`), and
+//! the rest as
 //! the block's params (checked in [`super::params`]).
 
 use std::sync::Arc;
@@ -14,7 +15,15 @@ use super::tree::{Entry, Node, Origin, Table};
 use super::{params, values};
 
 /// Keys of a block table that are flow's, not the block's params.
-pub const COMMON_KEYS: [&str; 6] = ["type", "inputs", "policy", "on_error", "thread", "buffer"];
+pub const COMMON_KEYS: [&str; 7] = [
+    "type",
+    "inputs",
+    "policy",
+    "on_error",
+    "thread",
+    "buffer",
+    "stall_after",
+];
 
 /// What was read from one block table.
 pub(crate) struct BlockSpec {
@@ -38,6 +47,8 @@ pub(crate) struct BlockSpec {
     pub thread: ThreadChoice,
     /// `buffer`, in items, and where it is written.
     pub buffer: Option<(usize, Origin)>,
+    /// `stall_after`: this block's own stall deadline.
+    pub stall_after: Option<std::time::Duration>,
 }
 
 impl BlockSpec {
@@ -63,6 +74,7 @@ pub(crate) fn read(ctx: &mut Ctx<'_>, entry: &Entry, names: &[&str]) -> BlockSpe
         on_error: OnError::default(),
         thread: ThreadChoice::default(),
         buffer: None,
+        stall_after: None,
     };
     if entry.key.is_empty() || entry.key.contains('.') {
         ctx.error(
@@ -116,6 +128,7 @@ pub(crate) fn read(ctx: &mut Ctx<'_>, entry: &Entry, names: &[&str]) -> BlockSpe
                 spec.buffer =
                     values::positive(ctx, &e.node, key, owner).map(|n| (n, e.node.origin.clone()))
             }
+            "stall_after" => spec.stall_after = values::duration(ctx, &e.node, key, owner),
             _ => {}
         }
     }

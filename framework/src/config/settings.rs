@@ -47,9 +47,13 @@ pub(crate) fn read(ctx: &mut Ctx<'_>, node: Option<&Node>, default_name: &str) -
             "message_queue" => {
                 s.message_queue = values::positive(ctx, n, key, owner).unwrap_or(s.message_queue)
             }
-            "duration" => s.duration = duration(ctx, n, key).or(s.duration),
-            "stall_after" => s.stall_after = duration(ctx, n, key).unwrap_or(s.stall_after),
-            "startup_grace" => s.startup_grace = duration(ctx, n, key).unwrap_or(s.startup_grace),
+            "duration" => s.duration = values::duration(ctx, n, key, owner).or(s.duration),
+            "stall_after" => {
+                s.stall_after = values::duration(ctx, n, key, owner).unwrap_or(s.stall_after)
+            }
+            "startup_grace" => {
+                s.startup_grace = values::duration(ctx, n, key, owner).unwrap_or(s.startup_grace)
+            }
             other => {
                 let help = suggest::did_you_mean(other, &KEYS)
                     .unwrap_or_else(|| format!("[flowgraph] takes {}", suggest::list(&KEYS)));
@@ -63,21 +67,4 @@ pub(crate) fn read(ctx: &mut Ctx<'_>, node: Option<&Node>, default_name: &str) -
         }
     }
     s
-}
-
-/// Reads a duration such as `"30s"` or `"2h 30m"`.
-fn duration(ctx: &mut Ctx<'_>, n: &Node, key: &str) -> Option<std::time::Duration> {
-    let text = values::string(ctx, n, key, "[flowgraph]")?;
-    match humantime::parse_duration(&text) {
-        Ok(d) => Some(d),
-        Err(err) => {
-            ctx.error(
-                DiagnosticKind::InvalidOption,
-                &n.origin,
-                format!("`{key}` of [flowgraph] is not a duration (`{text}`): {err}"),
-            )
-            .help("write it like \"30s\", \"10min\" or \"2h 30m\"");
-            None
-        }
-    }
 }

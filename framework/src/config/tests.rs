@@ -729,3 +729,24 @@ fn a_block_type_left_out_by_a_feature_names_the_feature() {
         Some("rebuild with `cargo build --release --features t-feature` (needs libt-dev)")
     );
 }
+
+#[test]
+fn a_block_stall_after_is_read_and_a_bad_one_points_at_the_value() {
+    let g = load_str(
+        &format!("{SRC}stall_after = \"10min\"\n"),
+        "t.toml",
+        Path::new("."),
+        &[],
+    )
+    .unwrap_or_else(|d| panic!("{d}"));
+    assert_eq!(
+        g.blocks[0].stall_after,
+        Some(std::time::Duration::from_secs(600))
+    );
+    let d = errors(&format!("{SRC}stall_after = \"soon\"\n"));
+    assert_eq!(places(&d), vec![(4, 15, DiagnosticKind::InvalidOption)]);
+    assert_eq!(
+        messages(&d)[0],
+        "`stall_after` of block `src` is not a duration (`soon`): expected number at 0"
+    );
+}

@@ -76,3 +76,25 @@ pub(crate) fn choice<T: Copy>(
     .help(help);
     None
 }
+
+/// A duration such as `"30s"`, `"10min"` or `"2h 30m"`.
+pub(crate) fn duration(
+    ctx: &mut Ctx<'_>,
+    node: &Node,
+    key: &str,
+    owner: &str,
+) -> Option<std::time::Duration> {
+    let text = string(ctx, node, key, owner)?;
+    match humantime::parse_duration(&text) {
+        Ok(d) => Some(d),
+        Err(err) => {
+            ctx.error(
+                DiagnosticKind::InvalidOption,
+                &node.origin,
+                format!("`{key}` of {owner} is not a duration (`{text}`): {err}"),
+            )
+            .help("write it like \"30s\", \"10min\" or \"2h 30m\"");
+            None
+        }
+    }
+}

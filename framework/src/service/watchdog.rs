@@ -19,6 +19,7 @@
 
 use std::time::{Duration, Instant};
 
+use crate::graph::Graph;
 use crate::metrics::{BlockState, Health};
 use crate::runtime::Flowgraph;
 
@@ -40,12 +41,13 @@ struct Track {
     calls_changed: Instant,
     progress_changed: Instant,
     stalled: bool,
+    /// This block's stall deadline.
+    stall_after: Duration,
 }
 
 /// Tracks block progress between checks.
 #[derive(Debug)]
 pub struct Watchdog {
-    stall_after: Duration,
     grace: Duration,
     started: Instant,
     tracks: Vec<Track>,
@@ -64,14 +66,32 @@ impl Watchdog {
                 calls_changed: now,
                 progress_changed: now,
                 stalled: false,
+                stall_after,
             })
             .collect();
         Watchdog {
-            stall_after,
             grace,
             started: now,
             tracks,
         }
+    }
+
+    /// A watchdog for `fg`, which runs `graph`: `[flowgraph] stall_after` and
+    /// `startup_grace`, with each block's own `stall_after` where it sets one (a block
+    /// whose single call may legitimately take long, such as a daily conversion).
+    pub fn for_graph(graph: &Graph, fg: &Flowgraph) -> Self {
+        let mut w = Watchdog::new(fg, graph.settings.stall_after, graph.settings.startup_grace);
+        for (t, b) in w.tracks.iter_mut().zip(&fg.blocks) {
+            if let Some(d) = graph
+                .blocks
+                .iter()
+                .find(|g| g.name == b.name)
+                .and_then(|g| g.stall_after)
+            {
+                t.stall_after = d;
+            }
+        }
+        w
     }
 
     /// Samples the flowgraph and returns the verdict (call it every second or so).
@@ -114,12 +134,12 @@ impl Watchdog {
             let input_waiting = inputs()
                 .map(|e| e.pending() as f64 / e.capacity().max(1) as f64)
                 .fold(0.0, f64::max);
-            let reason = if b.live && now.duration_since(t.calls_changed) >= self.stall_after {
+            let reason = if b.live && now.duration_since(t.calls_changed) >= t.stall_after {
                 Some(format!(
                     "live source not polled for {}",
                     secs(now.duration_since(t.calls_changed))
                 ))
-            } else if work_due && now.duration_since(t.progress_changed) >= self.stall_after {
+            } else if work_due && now.duration_since(t.progress_changed) >= t.stall_after {
                 Some(format!(
                     "no progress for {} with its input {:.0}% full",
                     secs(now.duration_since(t.progress_changed)),
@@ -279,6 +299,37 @@ min_items = 1000
             wd.check_at(&fg, now + Duration::from_secs(30)),
             Verdict::Healthy
         );
+        fg.stop();
+        fg.wait();
+    }
+
+    #[test]
+    fn a_block_with_its_own_stall_after_is_given_that_long() {
+        let text = format!(
+            "[flowgraph]\nstall_after = \"1s\"\nstartup_grace = \"0s\"\n{}stall_after = \"1h\"\n",
+            STUCK.replace("[flowgraph]\n", "")
+        );
+        let g = load_str(&text, "wd.toml", std::path::Path::new("."), &[])
+            .unwrap_or_else(|d| panic!("{d}"));
+        let fg = Flowgraph::start(&g).unwrap();
+        let mut wd = Watchdog::for_graph(&g, &fg);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while fg.blocks[1].metrics.counter("items").get() < 1024 || !fg.edges[0].work_due() {
+            assert!(Instant::now() < deadline, "the stuck block never held");
+            std::thread::yield_now();
+        }
+        let now = Instant::now();
+        assert_eq!(wd.check_at(&fg, now), Verdict::Healthy);
+        // Past the flowgraph's 1 s but within the block's hour: not stalled.
+        assert_eq!(
+            wd.check_at(&fg, now + Duration::from_secs(30)),
+            Verdict::Healthy
+        );
+        // Past the hour: stalled.
+        assert!(matches!(
+            wd.check_at(&fg, now + Duration::from_secs(3601)),
+            Verdict::Unhealthy(_)
+        ));
         fg.stop();
         fg.wait();
     }
