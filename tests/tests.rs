@@ -4,6 +4,7 @@
 
 mod util;
 
+mod archive_compress;
 mod cli;
 mod control;
 mod crash;

@@ -12,7 +12,8 @@ use flow_framework::log::RateLimited;
 use flow_framework::metrics::unix_now_ns;
 use flow_framework::prelude::*;
 
-pub use super::binary_archive_params::{validate, BinaryArchiveParams};
+pub use super::binary_archive_params::{validate, BinaryArchiveParams, Compression};
+use super::compress::{self, CompressCounters, Compressor};
 use super::minute_file::{MinuteFile, MinutePaths};
 use super::placement::{split, Anchor};
 use super::recovery::recover;
@@ -41,6 +42,10 @@ pub struct BinaryArchive {
     dropped: Option<std::sync::Arc<flow_framework::metrics::BlockMetrics>>,
     retention: Retention,
     clock_log: RateLimited,
+    /// The background compression of finished minutes (`compress = "zstd"`).
+    compressor: Option<Compressor>,
+    /// A time tag seen before any rate (ns, sample index, source), applied with the rate.
+    early_time: Option<(i64, u64, TimeSource)>,
 }
 
 impl BinaryArchive {
@@ -63,8 +68,18 @@ impl BinaryArchive {
                     self.rate = Some(*r as u64);
                     self.anchor = None;
                 }
+                // A time tag that came before the first rate tag (same position, other
+                // order) takes effect now.
+                if let Some((ns, at, source)) = self.early_time.take() {
+                    let a = Anchor::new(ns, at, *r as u64, source);
+                    self.meta.time = Some(a.snapshot.clone());
+                    self.anchor = Some(a);
+                }
             }
             Tag::Freq(f) => self.meta.frequency_hz = Some(*f),
+            Tag::Time { ns, source } if self.rate.is_none() => {
+                self.early_time = Some((*ns, index, *source));
+            }
             Tag::Time { ns, source } => {
                 let a = Anchor::new(*ns, index, self.rate()?, *source);
                 self.meta.time = Some(a.snapshot.clone());
@@ -135,6 +150,9 @@ impl BinaryArchive {
             let m = match self.open.entry(minute) {
                 std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
                 std::collections::btree_map::Entry::Vacant(e) => {
+                    if let Some(c) = &self.compressor {
+                        c.claim(&bin);
+                    }
                     let (m, r) =
                         MinuteFile::open(&self.channel_dir, minute, rate, self.meta.clone())
                             .map_err(|err| {
@@ -183,12 +201,41 @@ impl BinaryArchive {
 
     fn finalize(&mut self, minute: i64, state: &str) -> Result<(), BlockError> {
         if let Some(m) = self.open.remove(&minute) {
-            let path = m.paths.bin.clone();
+            let paths = m.paths.clone();
             let r = m.finalize(state);
-            self.retention.finished(&path);
-            r.map_err(|e| BlockError::io(format!("finalizing {}", path.display()), e))?;
+            self.retention.finished(&paths.bin);
+            r.map_err(|e| BlockError::io(format!("finalizing {}", paths.bin.display()), e))?;
             self.minutes.inc();
+            if let Some(c) = &self.compressor {
+                c.submit(paths);
+            }
         }
+        Ok(())
+    }
+
+    /// Starts the compression thread and queues the finished minutes still uncompressed
+    /// (an earlier run's, or all of them when compression was just turned on).
+    fn start_compression(&mut self, ctx: &BlockContext) -> Result<(), BlockError> {
+        let counters = CompressCounters {
+            compressed: ctx.counter("compressed"),
+            saved: ctx.counter("compressed_bytes_saved"),
+            errors: ctx.counter("compress_errors"),
+        };
+        let c = Compressor::start(&self.meta.channel_name, self.p.compress_level, counters)
+            .map_err(|e| BlockError::io("starting the compression thread", e))?;
+        let backlog = compress::backlog(&self.channel_dir).map_err(|e| {
+            BlockError::io(
+                format!(
+                    "listing minutes to compress in {}",
+                    self.channel_dir.display()
+                ),
+                e,
+            )
+        })?;
+        for paths in backlog {
+            c.submit(paths);
+        }
+        self.compressor = Some(c);
         Ok(())
     }
 
@@ -275,6 +322,9 @@ impl Block for BinaryArchive {
             );
             self.recovered.add(done.len() as u64);
         }
+        if self.p.compress == Compression::Zstd {
+            self.start_compression(ctx)?;
+        }
         self.refused = ctx.counter("limit_dropped");
         self.dropped = Some(ctx.metrics().clone());
         self.retention
@@ -290,7 +340,11 @@ impl Block for BinaryArchive {
 
     fn stop(&mut self, io: &mut WorkIo) -> Result<(), BlockError> {
         self.consume_input(io)?;
-        self.finalize_all("stopped")
+        let r = self.finalize_all("stopped");
+        if let Some(c) = self.compressor.take() {
+            c.finish();
+        }
+        r
     }
 }
 
@@ -324,7 +378,11 @@ impl BlockDef for BinaryArchiveDef {
         verified upload). When only unconfirmed minutes are left, `on_full` applies: `stop` \
         (samples are dropped and counted in `limit_dropped`, health failed, until there is room) \
         or `drop_oldest_unconfirmed`. Counters: stored_bytes, evicted, evicted_bytes, \
-        evicted_unconfirmed, storage_stops, limit_dropped.";
+        evicted_unconfirmed, storage_stops, limit_dropped.\n\n\
+        Compression (`compress = \"zstd\"`, off by default): finished minutes become \
+        `<minute>.bin.zst` in a background thread at low priority, the sidecar naming the file; \
+        `zstd -d` restores the exact `.bin`. Counters: compressed, compressed_bytes_saved, \
+        compress_errors.";
     const EXAMPLE: &'static str = "dir = \"grape-data/raw\"\nchannel = \"WWV_10_MHz\"\n\
         channel_name = \"WWV 10 MHz\"\nfsync = \"5s\"";
 
@@ -385,6 +443,8 @@ impl BlockDef for BinaryArchiveDef {
                 Box::new(MinuteLayout::new(&p.dir.join(&channel))),
             ),
             clock_log: RateLimited::new("binary_archive", Duration::from_secs(60)),
+            compressor: None,
+            early_time: None,
         }))
     }
 }

@@ -48,6 +48,25 @@ pub struct BinaryArchiveParams {
     /// full (1% free). See docs/durability.md.
     #[serde(default)]
     pub limits: Option<Limits>,
+    /// Compress finished minutes in the background: `none` (default: `.bin` files that
+    /// `np.memmap` reads as they are) or `zstd` (`<minute>.bin.zst`, decompressed with
+    /// `zstd -d`; `flow convert` and `flow daily` read them directly).
+    #[serde(default)]
+    pub compress: Compression,
+    /// zstd level, 1 (fastest) to 19 (smallest).
+    #[serde(default = "default_compress_level")]
+    pub compress_level: i32,
+}
+
+/// Compression of finished minutes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Compression {
+    /// Plain `.bin` files.
+    #[default]
+    None,
+    /// zstd, in a background thread at low priority.
+    Zstd,
 }
 
 fn default_finalize_after() -> Duration {
@@ -58,6 +77,9 @@ fn default_fsync() -> FsyncPolicy {
 }
 fn default_recover_days() -> usize {
     2
+}
+fn default_compress_level() -> i32 {
+    3
 }
 
 /// Checks the parameters (pure: no files), for `flow check`.
@@ -76,6 +98,9 @@ pub fn validate(p: &BinaryArchiveParams) -> Vec<ParamError> {
     }
     if let Some(l) = &p.limits {
         errs.extend(l.check());
+    }
+    if !(1..=19).contains(&p.compress_level) {
+        errs.push(ParamError::new("compress_level", "must be 1 to 19"));
     }
     errs
 }

@@ -289,3 +289,29 @@ fn a_failed_write_restarts_the_block_and_loses_nothing() {
     );
     assert_eq!(data(d.path(), T0)[299], s(299));
 }
+
+#[test]
+fn a_time_tag_before_the_rate_tag_at_the_same_sample_still_places_the_samples() {
+    let d = tempfile::tempdir().unwrap();
+    let mut h = archive(d.path(), "");
+    h.push_tag(
+        0,
+        0,
+        Tag::Time {
+            ns: (T0 + 59) * 1_000_000_000,
+            source: TimeSource::Simulated,
+        },
+    );
+    h.push_tag(0, 0, Tag::Rate(100.0));
+    h.push_input(0, &(0..100).map(s).collect::<Vec<_>>());
+    h.run_to_end().unwrap();
+    assert_eq!(h.counter("samples"), 100);
+    let a = sidecar(d.path(), T0);
+    assert_eq!(a.samples_written, 100);
+    assert_eq!(
+        a.gaps[0].length, 5900,
+        "placed at 59 s, not by the system clock"
+    );
+    assert_eq!(a.time.as_ref().unwrap().source, "simulated");
+    assert_eq!(data(d.path(), T0)[5900], s(0));
+}

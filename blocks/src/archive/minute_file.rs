@@ -94,6 +94,8 @@ impl MinuteFile {
             fs::create_dir_all(&paths.dir)?;
             sync_dir(channel_dir)?;
         }
+        // A compressed minute (`compress = "zstd"`) is made a plain file again first.
+        super::compress::restore(&paths)?;
         let mut report = OpenReport::default();
         let (written, recovered) = match prior(&paths, spm) {
             Ok(p) => p,

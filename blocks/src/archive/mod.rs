@@ -13,9 +13,11 @@
 //! | [`sigmf`] | the SigMF metadata |
 //! | [`recovery`] | finalizing minutes an earlier run left open |
 //! | [`retention`] | the minutes as units for storage limits |
+//! | [`compress`] | optional background zstd compression of finished minutes |
 
 pub mod binary_archive;
 pub mod binary_archive_params;
+pub mod compress;
 pub mod journal;
 pub mod minute_file;
 pub mod placement;

@@ -12,10 +12,10 @@ use super::journal::Journal;
 use super::minute_file::{MinuteFile, MinutePaths};
 use super::sidecar::{MinuteMeta, Sidecar};
 
-/// Finalizes every open minute in the newest `days` day directories of `channel_dir`.
-/// Returns the sidecars published.
-pub fn recover(channel_dir: &Path, days: usize, channel_name: &str) -> io::Result<Vec<Sidecar>> {
-    let mut day_dirs: Vec<_> = match fs::read_dir(channel_dir) {
+/// The day directories (`YYYYMMDD`) of `channel_dir`, oldest first (none if it does not
+/// exist yet).
+pub fn day_dirs(channel_dir: &Path) -> io::Result<Vec<std::path::PathBuf>> {
+    let mut days: Vec<_> = match fs::read_dir(channel_dir) {
         Ok(rd) => rd
             .filter_map(Result::ok)
             .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
@@ -29,7 +29,14 @@ pub fn recover(channel_dir: &Path, days: usize, channel_name: &str) -> io::Resul
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(e),
     };
-    day_dirs.sort();
+    days.sort();
+    Ok(days)
+}
+
+/// Finalizes every open minute in the newest `days` day directories of `channel_dir`.
+/// Returns the sidecars published.
+pub fn recover(channel_dir: &Path, days: usize, channel_name: &str) -> io::Result<Vec<Sidecar>> {
+    let day_dirs = day_dirs(channel_dir)?;
     let mut out = Vec::new();
     for day in day_dirs.iter().rev().take(days) {
         let mut journals: Vec<(i64, std::path::PathBuf)> = fs::read_dir(day)?

@@ -1,5 +1,5 @@
-//! The archive's files as retention units: one unit per minute (`<minute>.bin` with its
-//! `.json` and `.sigmf-meta`, in its day directory), plus minutes moved aside as
+//! The archive's files as retention units: one unit per minute (`<minute>.bin` or its
+//! compressed `<minute>.bin.zst`, with its `.json` and `.sigmf-meta`, in its day directory), plus minutes moved aside as
 //! `<name>.conflict-<ns>`. A minute with a journal is open (or awaits recovery) and is never
 //! deleted. The primary file a `.confirmed` marker lists is `<minute>.bin`.
 
@@ -23,7 +23,7 @@ impl MinuteLayout {
     }
 }
 
-const EXTS: [&str; 3] = ["bin", "json", "sigmf-meta"];
+const EXTS: [&str; 4] = ["bin", "bin.zst", "json", "sigmf-meta"];
 
 /// (minute seconds, conflict suffix) of an archive file name, if it is one.
 fn parse(name: &str) -> Option<(i64, String)> {
@@ -111,6 +111,8 @@ mod tests {
             ".1700000040.json.tmp",
             ".confirmed",
             "1700000041.bin",
+            "1700000160.bin.zst",
+            "1700000160.json",
         ] {
             std::fs::write(day.join(n), b"x").unwrap();
         }
@@ -128,10 +130,13 @@ mod tests {
                 ("1700000040.bin", 3, true),
                 ("1700000040.bin.conflict-12", 1, true),
                 ("1700000100.bin", 2, false),
+                ("1700000160.bin", 2, true),
             ]
         );
         assert_eq!(u[0].time, 1_700_000_040);
         let one = l.unit(&day.join("1700000040.bin")).unwrap();
         assert_eq!(one, u[0]);
+        let compressed = l.unit(&day.join("1700000160.bin")).unwrap();
+        assert_eq!(compressed, u[3]);
     }
 }

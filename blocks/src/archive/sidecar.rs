@@ -74,9 +74,13 @@ pub struct Sidecar {
     /// RFC 3339 time of the first sample.
     #[serde(default)]
     pub start_time: String,
-    /// Name of the data file beside it.
+    /// Name of the data file beside it (`<minute>.bin`, or `<minute>.bin.zst` once
+    /// compressed).
     #[serde(default)]
     pub data_file: String,
+    /// `zstd` when the data file is compressed (`compress = "zstd"`); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compression: Option<String>,
     /// `open` (being written; the journal holds the latest), `complete` (the stream moved
     /// past it), `stopped` (finalized at stop), `recovered` (finalized after a crash).
     #[serde(default)]
@@ -133,6 +137,7 @@ impl Sidecar {
             gaps,
             start_time: flow_framework::tag::format_unix_ns(minute * 60_000_000_000),
             data_file: format!("{}.bin", minute * 60),
+            compression: None,
             state: state.into(),
             time: meta.time.clone(),
             writer: "flow binary_archive".into(),

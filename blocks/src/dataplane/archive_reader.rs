@@ -107,6 +107,21 @@ pub fn day_sidecars(
     Ok(v.into_iter().map(|(_, p)| p).collect())
 }
 
+/// The data of a minute: `<minute>.bin`, or its compressed `<minute>.bin.zst`
+/// (`binary_archive`'s `compress = "zstd"`) decompressed.
+fn read_data(json: &Path) -> Result<Vec<u8>, ArchiveError> {
+    let bin = json.with_extension("bin");
+    match std::fs::read(&bin) {
+        Ok(b) => Ok(b),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let zst = crate::archive::compress::zst_path(&bin);
+            let packed = std::fs::read(&zst).map_err(|_| ArchiveError::Io(bin.clone(), e))?;
+            zstd::stream::decode_all(&packed[..]).map_err(|e| ArchiveError::Io(zst, e))
+        }
+        Err(e) => Err(ArchiveError::Io(bin, e)),
+    }
+}
+
 /// Reads a minute by its sidecar path. A data file shorter than the minute counts the
 /// missing tail as a gap.
 pub fn read_minute(json: &Path) -> Result<Minute, ArchiveError> {
@@ -128,8 +143,7 @@ pub fn read_minute(json: &Path) -> Result<Minute, ArchiveError> {
             "sample_rate is 0".into(),
         ));
     }
-    let bin = json.with_extension("bin");
-    let bytes = std::fs::read(&bin).map_err(|e| ArchiveError::Io(bin.clone(), e))?;
+    let bytes = read_data(json)?;
     let samples: Vec<C32> = bytemuck::pod_collect_to_vec(&bytes[..bytes.len() / 8 * 8]);
     let expected = 60 * meta.sample_rate;
     let have = (samples.len() as u64).min(expected);
@@ -224,5 +238,24 @@ pub(crate) mod tests {
             .unwrap_err()
             .to_string()
             .contains("missing field"));
+    }
+
+    #[test]
+    fn a_compressed_minute_reads_the_same() {
+        let dir = tempfile::tempdir().unwrap();
+        let m0 = 1_700_006_400;
+        let p = write_minute(dir.path(), "WWV_10_MHz", m0, 100, &[(10, 5)], |i| {
+            C32::new(i as f32, 0.0)
+        });
+        let plain = read_minute(&p).unwrap();
+        let paths =
+            crate::archive::minute_file::MinutePaths::new(&dir.path().join("WWV_10_MHz"), m0 / 60);
+        assert_eq!(paths.json, p);
+        crate::archive::compress::compress_minute(&paths, 3).unwrap();
+        assert!(!paths.bin.exists());
+        let packed = read_minute(&p).unwrap();
+        assert_eq!(packed.runs, plain.runs);
+        let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+        assert_eq!(json["compression"], "zstd");
     }
 }

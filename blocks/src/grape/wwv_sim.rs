@@ -127,6 +127,9 @@ impl Block for WwvSim {
     fn work(&mut self, io: &mut WorkIo) -> Result<Flow, BlockError> {
         let out = &mut io.outputs[0];
         if self.n == 0 {
+            // Rate before time, so that a consumer can place the time tag at once.
+            out.add_tag(0, Tag::Rate(self.fs));
+            out.add_tag(0, Tag::Freq(self.freq));
             out.add_tag(
                 0,
                 Tag::Time {
@@ -134,8 +137,6 @@ impl Block for WwvSim {
                     source: TimeSource::Simulated,
                 },
             );
-            out.add_tag(0, Tag::Rate(self.fs));
-            out.add_tag(0, Tag::Freq(self.freq));
         }
         let mut n = out.space().min(8192);
         if let Some(left) = self.left {
