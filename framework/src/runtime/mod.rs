@@ -67,6 +67,8 @@ pub struct EdgeHandle {
     reader: usize,
     /// Items the consumer needs before its `work` is due (its input's `min_items`).
     needs: u64,
+    /// Space the producer needs before its `work` can run (its output's `min_items`).
+    producer_needs: u64,
 }
 
 impl EdgeHandle {
@@ -82,6 +84,7 @@ impl EdgeHandle {
         EdgeHandle {
             reader,
             needs: to_b.signature.inputs[e.to_port].min_items.max(1) as u64,
+            producer_needs: from_b.signature.outputs[e.from_port].min_items.max(1) as u64,
             from: format!(
                 "{}.{}",
                 from_b.name, from_b.signature.outputs[e.from_port].name
@@ -116,6 +119,15 @@ impl EdgeHandle {
         let b = self.private.as_ref().map_or(&*self.buffer, |p| p.buffer());
         let pending = self.pending();
         pending >= self.needs || (pending > 0 && b.is_finished())
+    }
+
+    /// True when this edge holds its producer back: a shared (`block` policy) buffer
+    /// without the space the producer needs, because a consumer has not read it. A lossy
+    /// edge never holds its producer back.
+    pub fn holds_producer_back(&self) -> bool {
+        self.private.is_none()
+            && self.buffer.capacity() - self.buffer.fill().min(self.buffer.capacity())
+                < self.producer_needs
     }
 
     /// Capacity of the edge's queue in items.

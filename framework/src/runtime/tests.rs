@@ -119,6 +119,10 @@ pub struct CheckParams {
     /// block whose progress counters freeze).
     #[serde(default)]
     pub hold_after_items: Option<u64>,
+    /// End the hold after this many milliseconds of wall time (so that a test whose
+    /// upstream can no longer drain can still stop).
+    #[serde(default)]
+    pub hold_for_ms: Option<u64>,
     /// Sleep this long in `start` (a slow device).
     #[serde(default)]
     pub start_delay_ms: u64,
@@ -133,6 +137,8 @@ fn one() -> usize {
 /// Checks that every item equals its sample index; counts items, gaps and mismatches.
 struct Check {
     p: CheckParams,
+    /// When the hold began.
+    held_since: Option<Instant>,
     calls: u64,
     restarted: bool,
     items: crate::metrics::Counter,
@@ -174,7 +180,13 @@ impl Block for Check {
             .p
             .hold_after_items
             .is_some_and(|h| self.items.get() >= h);
-        if held && !input.is_finished() {
+        let expired = held && {
+            let since = *self.held_since.get_or_insert_with(Instant::now);
+            self.p
+                .hold_for_ms
+                .is_some_and(|ms| since.elapsed() >= Duration::from_millis(ms))
+        };
+        if held && !expired && !input.is_finished() {
             std::thread::sleep(Duration::from_millis(10));
             return Ok(Flow::Continue);
         }
@@ -251,6 +263,7 @@ impl BlockDef for CheckDef {
     fn build(p: &CheckParams, _: &BuildContext) -> Result<Box<dyn Block>, BlockError> {
         Ok(Box::new(Check {
             p: p.clone(),
+            held_since: None,
             calls: 0,
             restarted: false,
             items: Default::default(),

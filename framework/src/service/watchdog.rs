@@ -12,7 +12,9 @@
 //! stream is due every 102 s, a sink of 20 kHz samples many times a second), and is allowed
 //! `stall_after` to act on it.
 //!
-//! A quiet upstream is not a stall: a block with nothing to do is healthy. A block that
+//! A quiet upstream is not a stall: a block with nothing to do is healthy. Nor is a full
+//! downstream: a block whose output buffer has no room (its consumer does not read) is
+//! held back, and only the consumer is reported. A block that
 //! failed (stopped by an error) makes the flowgraph unhealthy too. The verdict drives
 //! `flow run --systemd` (no watchdog ping while unhealthy, so systemd restarts the service)
 //! and the block's visible health (red while stalled).
@@ -131,6 +133,13 @@ impl Watchdog {
                     .filter(|e| e.to.split('.').next() == Some(b.name.as_str()))
             };
             let work_due = inputs().any(|e| e.work_due());
+            // Waiting for room downstream is backpressure, not a stall of its own (the
+            // block downstream that does not read is the one reported).
+            let held_back = fg
+                .edges
+                .iter()
+                .filter(|e| e.from.split('.').next() == Some(b.name.as_str()))
+                .any(|e| e.holds_producer_back());
             let input_waiting = inputs()
                 .map(|e| e.pending() as f64 / e.capacity().max(1) as f64)
                 .fold(0.0, f64::max);
@@ -139,7 +148,10 @@ impl Watchdog {
                     "live source not polled for {}",
                     secs(now.duration_since(t.calls_changed))
                 ))
-            } else if work_due && now.duration_since(t.progress_changed) >= t.stall_after {
+            } else if work_due
+                && !held_back
+                && now.duration_since(t.progress_changed) >= t.stall_after
+            {
                 Some(format!(
                     "no progress for {} with its input {:.0}% full",
                     secs(now.duration_since(t.progress_changed)),
@@ -330,6 +342,44 @@ min_items = 1000
             wd.check_at(&fg, now + Duration::from_secs(3601)),
             Verdict::Unhealthy(_)
         ));
+        fg.stop();
+        fg.wait();
+    }
+
+    #[test]
+    fn only_the_stuck_block_is_reported_not_the_ones_it_holds_back() {
+        let fg = start(
+            r#"
+[flowgraph]
+buffer_bytes = 4096
+[blocks.src]
+type = "rt_counter"
+[blocks.mid]
+type = "t_copy"
+inputs = ["src"]
+[blocks.stuck]
+type = "rt_check"
+inputs = ["mid"]
+hold_after_items = 1024
+hold_for_ms = 5000    # then it reads again, so that the flowgraph can stop
+"#,
+        );
+        // Wait (bounded) until the backlog reaches the source: every buffer full.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !fg.edges.iter().all(|e| e.holds_producer_back()) {
+            assert!(Instant::now() < deadline, "the buffers never filled");
+            std::thread::yield_now();
+        }
+        let mut wd = Watchdog::new(&fg, Duration::from_secs(1), Duration::ZERO);
+        let now = Instant::now();
+        wd.check_at(&fg, now);
+        match wd.check_at(&fg, now + Duration::from_secs(5)) {
+            Verdict::Unhealthy(v) => {
+                let names: Vec<&str> = v.iter().map(|(n, _)| n.as_str()).collect();
+                assert_eq!(names, ["stuck"], "{v:?}");
+            }
+            other => panic!("expected a stall, got {other:?}"),
+        }
         fg.stop();
         fg.wait();
     }
