@@ -61,6 +61,7 @@ impl CfarParams {
 
 /// Adds CFAR thresholds to spectra.
 pub struct Cfar {
+    p: CfarParams,
     engine: CfarEngine,
     lin: Vec<f32>,
     noise: Vec<f32>,
@@ -116,6 +117,20 @@ impl Block for Cfar {
         Ok(())
     }
 
+    /// `pfa` changes while running (from the spectrum after the change on).
+    fn set_param(&mut self, name: &str, value: &toml::Value) -> Result<(), BlockError> {
+        match (name, value.as_float()) {
+            ("pfa", Some(pfa)) => {
+                self.p.pfa = pfa;
+                self.engine = CfarEngine::new(self.p.config());
+                Ok(())
+            }
+            _ => Err(BlockError::config(format!(
+                "`{name}` is not settable at run time (settable: pfa)"
+            ))),
+        }
+    }
+
     fn work(&mut self, io: &mut WorkIo) -> Result<Flow, BlockError> {
         while let Some(m) = io.msg_in[0].recv() {
             match self.process(&m) {
@@ -149,7 +164,8 @@ impl BlockDef for CfarDef {
         the spectrum names its `window` and `step` (as `psd` does), the correlation between \
         overlapping segments and neighbouring bins (docs/spectrum.md explains the model and \
         what Pfa means). Counters: `spectra`, `hits` (bins over threshold), `bad_messages` \
-        (not a spectrum; logged, skipped).";
+        (not a spectrum; logged, skipped). `pfa` can be changed while running.";
+    const SETTABLE: &'static [&'static str] = &["pfa"];
     const EXAMPLE: &'static str = "method = \"ca\"\nguard = 2\ntrain = 16\npfa = 1e-6";
 
     fn signature(_: &CfarParams) -> Signature {
@@ -183,6 +199,7 @@ impl BlockDef for CfarDef {
 
     fn build(p: &CfarParams, ctx: &BuildContext) -> Result<Box<dyn Block>, BlockError> {
         Ok(Box::new(Cfar {
+            p: p.clone(),
             engine: CfarEngine::new(p.config()),
             lin: Vec::new(),
             noise: Vec::new(),

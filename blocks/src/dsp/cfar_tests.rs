@@ -450,3 +450,29 @@ fn swerling_0_tones_through_psd_follow_the_theory_curve() {
         );
     }
 }
+
+#[test]
+fn pfa_changes_while_running_and_moves_the_threshold() {
+    let mut rng = SmallRng::seed_from_u64(7);
+    let mut power = || -> Vec<f32> { (0..4096).map(|_| exponential(&mut rng, 1.0)).collect() };
+    let (a, b) = (power(), power());
+    let mut h = Harness::of::<CfarDef>(params("pfa = 1e-6"), &[]).unwrap();
+    h.push_message(0, spectrum(a, 1));
+    h.run_for(std::time::Duration::from_millis(50));
+    assert_eq!(h.messages(0).len(), 1);
+    assert!(h.set_param("pfa", toml::Value::Float(0.1)).is_ok());
+    h.push_message(0, spectrum(b, 1));
+    h.finish_inputs();
+    h.run_to_end().unwrap();
+    let out: Vec<Spectrum> = h
+        .messages(0)
+        .iter()
+        .map(|m| Spectrum::from_message(m).unwrap())
+        .collect();
+    let (strict, loose) = (false_alarm_rate(&out[..1]).0, false_alarm_rate(&out[1..]).0);
+    assert!(strict < 1e-3, "{strict}");
+    assert!((0.07..0.13).contains(&loose), "{loose}");
+    // Validation still applies, and nothing else is settable.
+    assert!(h.set_param("pfa", toml::Value::Float(2.0)).is_err());
+    assert!(h.set_param("guard", toml::Value::Integer(3)).is_err());
+}

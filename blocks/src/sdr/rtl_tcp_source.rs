@@ -2,14 +2,14 @@
 //! `c32`, tags rate, frequency and time, and reconnects with backoff when the server goes
 //! away, tagging the time it was away as a gap.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use flow_framework::prelude::*;
 
 use super::rtl_tcp_connect::connect;
-use super::rtl_tcp_protocol::Cu8Converter;
+use super::rtl_tcp_protocol::{Command, Cu8Converter};
 
 /// Parameters of `rtl_tcp_source`.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -96,6 +96,8 @@ pub struct RtlTcpSource {
     conv: Cu8Converter,
     first: bool,
     pending_gap: u64,
+    /// The frequency was changed while running: tag it on the next samples.
+    retag_freq: bool,
     health: Option<HealthHandle>,
     c_samples: Counter,
     c_disconnects: Counter,
@@ -130,12 +132,70 @@ impl RtlTcpSource {
     }
 }
 
+/// The commands that apply a run-time change of `name` (as [`super::rtl_tcp_connect::commands`]
+/// would send it at connection).
+fn change_commands(name: &str, p: &RtlTcpSourceParams) -> Vec<Command> {
+    match name {
+        "frequency" => vec![Command::Frequency(p.frequency.round() as u32)],
+        "gain_db" => match p.gain_db {
+            Some(g) => vec![
+                Command::ManualGain(true),
+                Command::Gain((g * 10.0).round() as i32),
+            ],
+            None => vec![Command::ManualGain(false)],
+        },
+        "ppm" => vec![Command::FreqCorrection(p.ppm)],
+        _ => Vec::new(),
+    }
+}
+
 impl Block for RtlTcpSource {
     fn start(&mut self, ctx: &BlockContext) -> Result<(), BlockError> {
         self.health = Some(ctx.health());
         self.c_samples = ctx.counter("samples");
         self.c_disconnects = ctx.counter("disconnects");
         self.c_lost = ctx.counter("samples_lost");
+        Ok(())
+    }
+
+    /// `frequency`, `gain_db` and `ppm` change while running: the command goes to the
+    /// server at once (or at the next connection while it is away), and a new `freq` tag
+    /// marks the first samples read after a frequency change.
+    fn set_param(&mut self, name: &str, value: &toml::Value) -> Result<(), BlockError> {
+        let number = || {
+            value
+                .as_float()
+                .or_else(|| value.as_integer().map(|i| i as f64))
+                .ok_or_else(|| BlockError::config(format!("`{name}` must be a number")))
+        };
+        let mut p = self.p.clone();
+        match name {
+            "frequency" => p.frequency = number()?,
+            "gain_db" => p.gain_db = Some(number()?),
+            "ppm" => {
+                p.ppm = value
+                    .as_integer()
+                    .and_then(|i| i32::try_from(i).ok())
+                    .ok_or_else(|| BlockError::config("`ppm` must be an integer"))?
+            }
+            _ => {
+                return Err(BlockError::config(format!(
+                    "`{name}` is not settable at run time"
+                )))
+            }
+        }
+        let bytes: Vec<u8> = change_commands(name, &p)
+            .iter()
+            .flat_map(Command::encode)
+            .collect();
+        self.p = p;
+        self.retag_freq |= name == "frequency";
+        if let Link::Up { stream, .. } = &mut self.link {
+            if let Err(e) = stream.write_all(&bytes) {
+                // The next connection sends every setting, this one included.
+                self.go_down(&format!("sending the new {name}: {e}"));
+            }
+        }
         Ok(())
     }
 
@@ -233,6 +293,9 @@ impl Block for RtlTcpSource {
                     );
                     self.first = false;
                 }
+                if std::mem::take(&mut self.retag_freq) {
+                    out.add_tag(0, Tag::Freq(self.p.frequency));
+                }
                 out.write_live(&self.samples);
                 self.c_samples.add(self.samples.len() as u64);
                 Ok(Flow::Continue)
@@ -259,7 +322,12 @@ impl BlockDef for RtlTcpSourceDef {
         error, or no data for `stall_timeout`), health turns degraded and it reconnects with \
         backoff (`reconnect_min` doubling to `reconnect_max`); the first sample after a \
         reconnection carries a `gap` of (time away × sample rate) samples and a new `time` \
-        tag. Counters: `samples`, `disconnects`, `samples_lost` (gap samples while away).";
+        tag. Counters: `samples`, `disconnects`, `samples_lost` (gap samples while away).\n\n\
+        Settable while running (`flow run --http`, the web view): `frequency`, `gain_db` and \
+        `ppm`, sent to the server at once; after a frequency change a `freq` tag marks the \
+        first samples read (samples still buffered in the server and the network were taken \
+        at the old frequency).";
+    const SETTABLE: &'static [&'static str] = &["frequency", "gain_db", "ppm"];
     const EXAMPLE: &'static str = "address = \"127.0.0.1:1234\"\nfrequency = 100e6\nsample_rate = 2.048e6\ngain_db = 29.7\nppm = 0";
 
     fn signature(_: &RtlTcpSourceParams) -> Signature {
@@ -326,6 +394,7 @@ impl BlockDef for RtlTcpSourceDef {
             conv: Cu8Converter::default(),
             first: true,
             pending_gap: 0,
+            retag_freq: false,
             health: None,
             c_samples: Counter::default(),
             c_disconnects: Counter::default(),

@@ -197,3 +197,67 @@ fn validation_rejects_impossible_settings() {
     let names: Vec<&str> = e.iter().map(|e| e.param.as_str()).collect();
     assert_eq!(names, ["frequency", "direct_sampling", "reconnect_max"]);
 }
+
+#[test]
+fn frequency_gain_and_ppm_change_while_running() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let initial = super::super::rtl_tcp_connect::commands(&params(port)).len() * 5;
+    let changes: Vec<u8> = [
+        Command::Frequency(101_500_000),
+        Command::ManualGain(true),
+        Command::Gain(200),
+        Command::FreqCorrection(7),
+    ]
+    .iter()
+    .flat_map(|c| c.encode())
+    .collect();
+    let (seen_tx, seen_rx) = mpsc::channel();
+    let want = changes.len();
+    let srv = std::thread::spawn(move || -> Result<Vec<u8>, String> {
+        let (mut s, _) = listener.accept().map_err(|e| e.to_string())?;
+        s.set_read_timeout(Some(Duration::from_secs(10)))
+            .map_err(|e| e.to_string())?;
+        let greeting = Greeting {
+            tuner_type: 5,
+            gain_count: 29,
+        };
+        s.write_all(&greeting.encode()).map_err(|e| e.to_string())?;
+        let mut buf = vec![0u8; initial];
+        s.read_exact(&mut buf).map_err(|e| e.to_string())?;
+        s.write_all(&[128u8; 2000]).map_err(|e| e.to_string())?;
+        // The run-time changes, then data taken "at the new frequency".
+        let mut got = vec![0u8; want];
+        s.read_exact(&mut got).map_err(|e| e.to_string())?;
+        s.write_all(&[200u8; 2000]).map_err(|e| e.to_string())?;
+        let _ = seen_rx.recv_timeout(Duration::from_secs(20));
+        Ok(got)
+    });
+    let mut h = Harness::of::<RtlTcpSourceDef>(params(port), &[]).unwrap();
+    run_until(&mut h, |h| h.output::<C32>(0).len() == 1000);
+    for (name, value) in [
+        ("frequency", toml::Value::Float(101.5e6)),
+        ("gain_db", toml::Value::Float(20.0)),
+        ("ppm", toml::Value::Integer(7)),
+    ] {
+        let r = h.set_param(name, value);
+        assert!(r.is_ok(), "{name}: {r:?}");
+    }
+    run_until(&mut h, |h| h.output::<C32>(0).len() == 2000);
+    seen_tx.send(()).unwrap();
+    h.request_stop();
+    h.run_for(Duration::from_millis(20));
+    assert_eq!(srv.join().unwrap().unwrap(), changes);
+    let freq: Vec<(u64, f64)> = h
+        .output_tags(0)
+        .iter()
+        .filter_map(|t| match t.tag {
+            Tag::Freq(f) => Some((t.position, f)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(freq, [(0, 100e6), (1000, 101.5e6)]);
+    // A value of the wrong kind is refused, and nothing else is settable.
+    assert!(h.set_param("ppm", toml::Value::Float(1.5)).is_err());
+    assert!(h.set_param("sample_rate", toml::Value::Float(1e6)).is_err());
+}
