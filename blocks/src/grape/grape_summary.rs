@@ -106,12 +106,46 @@ fn scan_archive(dir: &Path, since: SystemTime) -> Vec<(String, Channel)> {
     out
 }
 
+/// True when some minute this run wrote is still open (its journal exists, written since
+/// `since`): the archive has not finalized it yet.
+fn minutes_open(dir: &Path, since: SystemTime) -> bool {
+    let entries = |p: &Path| {
+        std::fs::read_dir(p)
+            .into_iter()
+            .flatten()
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .collect::<Vec<_>>()
+    };
+    entries(dir)
+        .iter()
+        .filter(|c| c.is_dir())
+        .flat_map(|c| entries(c))
+        .filter(|d| d.is_dir())
+        .flat_map(|d| entries(&d))
+        .any(|f| {
+            f.extension().is_some_and(|x| x == "journal")
+                && std::fs::metadata(&f)
+                    .and_then(|m| m.modified())
+                    .is_ok_and(|t| t >= since)
+        })
+}
+
+/// How long the report waits for the archive to finalize its last minutes.
+const FINALIZE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 impl GrapeSummary {
     fn report(&self) -> String {
         let mut s = String::from("\nGRAPE summary\n");
         if let Some(dir) = &self.p.archive_dir {
+            // The archive stops on its own schedule: give it a moment to finalize (and so
+            // complete the sidecars of) the minutes it still has open.
             // File times come from a coarse clock: allow a little before the start.
             let since = self.started - std::time::Duration::from_secs(1);
+            let deadline = std::time::Instant::now() + FINALIZE_WAIT;
+            while minutes_open(dir, since) && std::time::Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
             let channels = scan_archive(dir, since);
             if channels.is_empty() {
                 let _ = writeln!(
@@ -266,5 +300,36 @@ mod tests {
         assert!(text.contains("channel WWV_10_MHz: 2 minutes written (1 complete), mean completeness 99.75 %, 2 gaps"), "{text}");
         assert!(text.contains("  WWV           2          6.600"), "{text}");
         assert!(text.contains("  WWVH          1         22.200"), "{text}");
+    }
+
+    #[test]
+    fn waits_for_the_archive_to_finalize_its_open_minutes() {
+        let dir = tempfile::tempdir().unwrap();
+        let day = dir.path().join("WWV_10_MHz/20251206");
+        std::fs::create_dir_all(&day).unwrap();
+        let report = dir.path().join("report.txt");
+        let p = GrapeSummaryParams {
+            archive_dir: Some(dir.path().to_path_buf()),
+            path: Some(report.clone()),
+        };
+        let mut h = Harness::of::<GrapeSummaryDef>(p, &[]).unwrap();
+        // The last minute is still open when the summary stops: its sidecar says little.
+        let json = day.join("1765032240.json");
+        std::fs::write(&json, r#"{"completeness_pct": 0.0, "gap_count": 1}"#).unwrap();
+        let journal = day.join("1765032240.journal");
+        std::fs::write(&journal, b"").unwrap();
+        // The archive finalizes it a moment later: sidecar first, then the journal goes.
+        let archive = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            std::fs::write(&json, r#"{"completeness_pct": 100.0, "gap_count": 0}"#).unwrap();
+            std::fs::remove_file(&journal).unwrap();
+        });
+        h.run_to_end().unwrap();
+        archive.join().unwrap();
+        let text = std::fs::read_to_string(&report).unwrap();
+        assert!(
+            text.contains("1 minutes written (1 complete), mean completeness 100.00 %, 0 gaps"),
+            "{text}"
+        );
     }
 }

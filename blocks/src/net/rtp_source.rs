@@ -263,13 +263,15 @@ impl Block for RtpSource {
 
     fn work(&mut self, io: &mut WorkIo) -> Result<Flow, BlockError> {
         let now = Instant::now();
-        self.watch_upstream(now);
+        // Ending on idle comes first: a stream meant to end when its sender finishes is not
+        // reported silent on the way (`idle_end` at or below `stale_after`).
         if let (Some(idle), Some(last)) = (self.p.idle_end, self.last_data) {
             if now.duration_since(last) >= idle {
                 tracing::info!(after = ?idle, "no RTP data for the idle_end time: ending the stream");
                 return Ok(Flow::Done);
             }
         }
+        self.watch_upstream(now);
         // An output short of space (downstream behind): leave packets in the kernel's
         // (large) socket buffer for up to DEFER, rather than read them only to drop them.
         // Past that, read on and let the full output drop (counted, tagged as a gap).
