@@ -261,3 +261,37 @@ fn frequency_gain_and_ppm_change_while_running() {
     assert!(h.set_param("ppm", toml::Value::Float(1.5)).is_err());
     assert!(h.set_param("sample_rate", toml::Value::Float(1e6)).is_err());
 }
+
+#[test]
+fn a_connected_server_that_sends_nothing_is_taken_as_gone() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let initial = super::super::rtl_tcp_connect::commands(&params(port)).len() * 5;
+    let (done_tx, done_rx) = mpsc::channel::<()>();
+    let srv = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        let greeting = Greeting {
+            tuner_type: 5,
+            gain_count: 29,
+        };
+        s.write_all(&greeting.encode()).unwrap();
+        let mut buf = vec![0u8; initial];
+        s.read_exact(&mut buf).unwrap();
+        // Connected and tuned, but no samples ever: a hung server or a stuck dongle.
+        let _ = done_rx.recv_timeout(Duration::from_secs(20));
+    });
+    let mut p = params(port);
+    p.stall_timeout = 0.3;
+    p.reconnect_min = 5.0;
+    p.reconnect_max = 5.0;
+    let mut h = Harness::of::<RtlTcpSourceDef>(p, &[]).unwrap();
+    run_until(&mut h, |h| h.counter("disconnects") == 1);
+    let (health, reason) = h.metrics().health();
+    assert_eq!(health, Health::Degraded);
+    assert!(reason.contains("no data from the server"), "{reason}");
+    assert!(h.output::<C32>(0).is_empty());
+    done_tx.send(()).unwrap();
+    h.request_stop();
+    h.run_for(Duration::from_millis(20));
+    srv.join().unwrap();
+}
