@@ -254,11 +254,6 @@ impl Compressor {
         }
     }
 
-    /// Minutes waiting.
-    pub fn pending(&self) -> usize {
-        self.shared.lock().queue.len()
-    }
-
     /// Compresses what is queued (at a stop: normally the minutes just finalized), then
     /// ends the thread.
     pub fn finish(mut self) {

@@ -8,16 +8,28 @@ use std::time::Duration;
 use super::rtl_tcp_protocol::{Command, Greeting};
 use super::rtl_tcp_source::RtlTcpSourceParams;
 
+/// The commands that set parameter `name` of `p` (`frequency`, `ppm`, `gain_db`): what
+/// the connection sends for it, and what a change while running sends.
+pub fn setting(name: &str, p: &RtlTcpSourceParams) -> Vec<Command> {
+    match name {
+        "frequency" => vec![Command::Frequency(p.frequency.round() as u32)],
+        "ppm" => vec![Command::FreqCorrection(p.ppm)],
+        "gain_db" => {
+            let mut c = vec![Command::ManualGain(p.gain_db.is_some())];
+            if let Some(g) = p.gain_db {
+                c.push(Command::Gain((g * 10.0).round() as i32));
+            }
+            c
+        }
+        _ => Vec::new(),
+    }
+}
+
 /// The commands that tune a server to `p`, in the order they are sent.
 pub fn commands(p: &RtlTcpSourceParams) -> Vec<Command> {
-    let mut c = vec![
-        Command::SampleRate(p.sample_rate.round() as u32),
-        Command::Frequency(p.frequency.round() as u32),
-        Command::FreqCorrection(p.ppm),
-        Command::ManualGain(p.gain_db.is_some()),
-    ];
-    if let Some(g) = p.gain_db {
-        c.push(Command::Gain((g * 10.0).round() as i32));
+    let mut c = vec![Command::SampleRate(p.sample_rate.round() as u32)];
+    for name in ["frequency", "ppm", "gain_db"] {
+        c.extend(setting(name, p));
     }
     c.push(Command::Agc(p.agc));
     if let Some(d) = p.direct_sampling {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use flow_framework::prelude::*;
 
-use super::rtl_tcp_connect::connect;
+use super::rtl_tcp_connect::{connect, setting};
 use super::rtl_tcp_protocol::{Command, Cu8Converter};
 
 /// Parameters of `rtl_tcp_source`.
@@ -132,23 +132,6 @@ impl RtlTcpSource {
     }
 }
 
-/// The commands that apply a run-time change of `name` (as [`super::rtl_tcp_connect::commands`]
-/// would send it at connection).
-fn change_commands(name: &str, p: &RtlTcpSourceParams) -> Vec<Command> {
-    match name {
-        "frequency" => vec![Command::Frequency(p.frequency.round() as u32)],
-        "gain_db" => match p.gain_db {
-            Some(g) => vec![
-                Command::ManualGain(true),
-                Command::Gain((g * 10.0).round() as i32),
-            ],
-            None => vec![Command::ManualGain(false)],
-        },
-        "ppm" => vec![Command::FreqCorrection(p.ppm)],
-        _ => Vec::new(),
-    }
-}
-
 impl Block for RtlTcpSource {
     fn start(&mut self, ctx: &BlockContext) -> Result<(), BlockError> {
         self.health = Some(ctx.health());
@@ -184,10 +167,7 @@ impl Block for RtlTcpSource {
                 )))
             }
         }
-        let bytes: Vec<u8> = change_commands(name, &p)
-            .iter()
-            .flat_map(Command::encode)
-            .collect();
+        let bytes: Vec<u8> = setting(name, &p).iter().flat_map(Command::encode).collect();
         self.p = p;
         self.retag_freq |= name == "frequency";
         if let Link::Up { stream, .. } = &mut self.link {
