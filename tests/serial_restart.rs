@@ -10,12 +10,22 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::time::{Duration, Instant};
 
-use crate::util::{Running, Sandbox};
+use crate::util::{flow_bin, Running, Sandbox};
 
-/// Starts `flow run FG` as user and group 65534 (nobody).
+/// Starts `flow run FG` as user and group 65534 (nobody). The binary is run from the
+/// sandbox (made readable by all), since nobody may not traverse the build directory (a
+/// checkout under a private home, or in a 0700 temporary directory).
 fn run_as_nobody(s: &Sandbox, fg: &std::path::Path, tag: &str) -> Running {
-    let mut cmd = s.flow();
-    cmd.args(["run", fg.to_str().unwrap()]);
+    let bin = s.path().join("flow");
+    if !bin.exists() {
+        std::fs::hard_link(flow_bin(), &bin)
+            .or_else(|_| std::fs::copy(flow_bin(), &bin).map(drop))
+            .expect("place the flow binary in the sandbox");
+    }
+    let mut cmd = std::process::Command::new(&bin);
+    cmd.current_dir(s.path())
+        .stdin(std::process::Stdio::null())
+        .args(["run", fg.to_str().unwrap()]);
     // SAFETY: only async-signal-safe calls between fork and exec.
     unsafe {
         cmd.pre_exec(|| {
