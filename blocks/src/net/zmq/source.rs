@@ -166,7 +166,12 @@ impl ZmqSource {
         let Some(r) = &self.receiver else { return };
         let dropped = r.stats.dropped_items.load(Ordering::Relaxed);
         if dropped > self.dropped_items_seen {
-            self.lost += dropped - self.dropped_items_seen;
+            // With tagged messages the sender's offsets show every loss, these drops
+            // included, as a jump at the next message: counting both would report items
+            // twice. Raw messages have no offsets; then the drops are all there is.
+            if self.next_offset.is_none() {
+                self.lost += dropped - self.dropped_items_seen;
+            }
             self.dropped_items_seen = dropped;
         }
         self.watch
