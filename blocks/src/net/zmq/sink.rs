@@ -77,6 +77,18 @@ impl ZmqSink {
             let start = input.position();
             let end = start + n as u64;
             self.wire_tags.clear();
+            // Only a publisher loses messages on the way (PUSH waits instead), so only its
+            // receivers need the sample index to place items after a lost message's gaps.
+            let first_sample = input.sample_index(0);
+            if self.cfg.pattern == Pattern::Pub && first_sample != start {
+                let (key, value, srcid) = tags::sample_index_pmt(first_sample, &self.name);
+                self.wire_tags.push(WireTag {
+                    offset: start,
+                    key,
+                    value,
+                    srcid,
+                });
+            }
             for t in input.tags().iter().take_while(|t| t.position < end) {
                 if let Some((key, value, srcid)) = tags::to_pmt(&t.tag, &self.name) {
                     self.wire_tags.push(WireTag {

@@ -49,8 +49,6 @@ pub enum Pattern {
 pub struct SocketStats {
     /// Messages dropped at the high-water mark.
     pub dropped: AtomicU64,
-    /// Items (raw messages) dropped at the high-water mark.
-    pub dropped_items: AtomicU64,
     /// Socket errors.
     pub errors: AtomicU64,
     /// The last socket error.
@@ -307,9 +305,18 @@ impl Drop for Sender {
     }
 }
 
+/// A received message's data frame.
+pub struct Received {
+    /// The data frame.
+    pub data: Bytes,
+    /// Items of raw (untagged) messages this receiver's full queue dropped just before this
+    /// one. Tagged messages dropped are not counted here: the next one's header shows them.
+    pub raw_items_dropped_before: u64,
+}
+
 /// The receiving side of a SUB or PULL socket: whole messages' data frames.
 pub struct Receiver {
-    rx: flume::Receiver<Bytes>,
+    rx: flume::Receiver<Received>,
     task: JoinHandle<()>,
     /// Shared counters.
     pub stats: Arc<SocketStats>,
@@ -318,7 +325,8 @@ pub struct Receiver {
 /// What a receiver does when its queue is full.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WhenFull {
-    /// Drop the message (SUB), counting it and, for raw messages, its items.
+    /// Drop the message (SUB), counting it and, for raw messages, its items (reported with
+    /// the next message that is queued, see [`Received::raw_items_dropped_before`]).
     Drop {
         /// Item size, to count the items of dropped raw messages.
         item_size: usize,
@@ -339,7 +347,7 @@ impl Receiver {
         when_full: WhenFull,
     ) -> Result<Self, String> {
         let stats = Arc::new(SocketStats::default());
-        let (tx, rx) = flume::bounded::<Bytes>(hwm.max(1));
+        let (tx, rx) = flume::bounded::<Received>(hwm.max(1));
         let rt = runtime::handle();
         let bound = match mode {
             Mode::Bind => Some(rt.block_on(open(pattern, address, mode, key, &stats))?),
@@ -354,6 +362,7 @@ impl Receiver {
                     Err(e) => return st.error(e),
                 },
             };
+            let mut raw_dropped = 0u64;
             loop {
                 let m = match socket.recv().await {
                     Ok(m) => m,
@@ -367,21 +376,22 @@ impl Receiver {
                 let Some(data) = m.into_vec().pop() else {
                     continue;
                 };
+                let received = Received {
+                    data,
+                    raw_items_dropped_before: raw_dropped,
+                };
                 match when_full {
                     WhenFull::Wait => {
-                        if tx.send_async(data).await.is_err() {
+                        if tx.send_async(received).await.is_err() {
                             return;
                         }
                     }
-                    WhenFull::Drop { item_size } => match tx.try_send(data) {
-                        Ok(()) => {}
-                        Err(flume::TrySendError::Full(d)) => {
+                    WhenFull::Drop { item_size } => match tx.try_send(received) {
+                        Ok(()) => raw_dropped = 0,
+                        Err(flume::TrySendError::Full(r)) => {
                             st.dropped.fetch_add(1, Ordering::Relaxed);
-                            if !super::header::has_header(&d) {
-                                st.dropped_items.fetch_add(
-                                    (d.len() / item_size.max(1)) as u64,
-                                    Ordering::Relaxed,
-                                );
+                            if !super::header::has_header(&r.data) {
+                                raw_dropped += (r.data.len() / item_size.max(1)) as u64;
                             }
                         }
                         Err(flume::TrySendError::Disconnected(_)) => return,
@@ -393,7 +403,7 @@ impl Receiver {
     }
 
     /// The next message, waiting up to `timeout`.
-    pub fn recv_timeout(&self, timeout: Duration) -> Option<Bytes> {
+    pub fn recv_timeout(&self, timeout: Duration) -> Option<Received> {
         self.rx.recv_timeout(timeout).ok()
     }
 }

@@ -53,15 +53,17 @@ pub struct ZmqSource {
     cfg: SourceConfig,
     receiver: Option<Receiver>,
     pending: Option<Pending>,
-    /// Sender's stream position expected in the next tagged message.
-    next_offset: Option<u64>,
+    /// Sender's sample index expected for the first item of the next tagged message.
+    next_sample: Option<u64>,
     /// Items known lost, to report as a gap on the next item written.
     lost: u64,
-    dropped_items_seen: u64,
+    /// Messages the receiver's queue had dropped when last looked at.
+    queue_dropped_seen: u64,
     scratch: Vec<C64>,
     messages: Counter,
     malformed: Counter,
     lost_items: Counter,
+    queue_dropped: Counter,
     health: Option<HealthHandle>,
     watch: HealthWatch,
     log: RateLimited,
@@ -78,13 +80,14 @@ impl ZmqSource {
             cfg,
             receiver: None,
             pending: None,
-            next_offset: None,
+            next_sample: None,
             lost: 0,
-            dropped_items_seen: 0,
+            queue_dropped_seen: 0,
             scratch: Vec::new(),
             messages: Counter::default(),
             malformed: Counter::default(),
             lost_items: Counter::default(),
+            queue_dropped: Counter::default(),
             health: None,
             watch: HealthWatch::new(),
         }
@@ -93,60 +96,35 @@ impl ZmqSource {
     /// Parses a message into a [`Pending`], or counts it as malformed.
     fn accept(&mut self, data: Bytes) -> Option<Pending> {
         let size = self.cfg.item.size();
-        let (start, tags) =
-            if header::has_header(&data) {
-                match header::decode(&data) {
-                    Ok((h, start)) if (data.len() - start) % size == 0 => {
-                        let n = ((data.len() - start) / size) as u64;
-                        if let Some(expected) = self.next_offset {
-                            if h.offset > expected {
-                                self.lost += h.offset - expected;
-                            }
-                        }
-                        self.next_offset = Some(h.offset + n);
-                        let mut tags = Vec::new();
-                        if self.cfg.pass_tags {
-                            for t in &h.tags {
-                                match t.offset.checked_sub(h.offset).filter(|&k| k < n.max(1)) {
-                                    Some(k) => {
-                                        tags.push((k, tags::from_pmt(&t.key, &t.value, &t.srcid)))
-                                    }
-                                    None => {
-                                        self.malformed.inc();
-                                        self.log.warn(&format!(
-                                        "tag `{}` at offset {} lies outside its message ({}..{})",
-                                        t.key, t.offset, h.offset, h.offset + n
-                                    ));
-                                    }
-                                }
-                            }
-                            tags.sort_by_key(|(k, _)| *k);
-                        }
-                        (start, tags)
-                    }
-                    Ok(_) if data.len() % size == 0 => (0, Vec::new()),
-                    Ok((_, start)) => {
-                        return self.reject(format!(
-                            "{} bytes after the tag header are not whole {} items",
-                            data.len() - start,
-                            self.cfg.item
-                        ))
-                    }
-                    // A header that does not decode but whose bytes are whole items: raw data
-                    // that happens to start with the magic.
-                    Err(_) if data.len() % size == 0 => (0, Vec::new()),
-                    Err(e) => return self.reject(format!("bad tag header: {e}")),
+        let (start, tags) = if header::has_header(&data) {
+            match header::decode(&data) {
+                Ok((h, start)) if (data.len() - start) % size == 0 => {
+                    let n = ((data.len() - start) / size) as u64;
+                    (start, self.take_tags(&h, n))
                 }
-            } else if data.len() % size == 0 {
-                (0, Vec::new())
-            } else {
-                return self.reject(format!(
-                    "message of {} bytes is not whole {} items ({} bytes each)",
-                    data.len(),
-                    self.cfg.item,
-                    size
-                ));
-            };
+                Ok(_) if data.len() % size == 0 => (0, Vec::new()),
+                Ok((_, start)) => {
+                    return self.reject(format!(
+                        "{} bytes after the tag header are not whole {} items",
+                        data.len() - start,
+                        self.cfg.item
+                    ))
+                }
+                // A header that does not decode but whose bytes are whole items: raw data
+                // that happens to start with the magic.
+                Err(_) if data.len() % size == 0 => (0, Vec::new()),
+                Err(e) => return self.reject(format!("bad tag header: {e}")),
+            }
+        } else if data.len() % size == 0 {
+            (0, Vec::new())
+        } else {
+            return self.reject(format!(
+                "message of {} bytes is not whole {} items ({} bytes each)",
+                data.len(),
+                self.cfg.item,
+                size
+            ));
+        };
         self.messages.inc();
         Some(Pending {
             data,
@@ -154,6 +132,53 @@ impl ZmqSource {
             next: 0,
             tags,
         })
+    }
+
+    /// The tags of a tagged message of `n` items as (item index, tag), sorted; counts the
+    /// samples lost before it. Gap tags are kept even without `pass_tags`: they are loss, not
+    /// annotation.
+    ///
+    /// The sender's sample index of the first item is the header's offset, or the
+    /// `flow_sample_index` tag of a flow sender whose stream had gaps. Whatever lies between
+    /// the index expected after the previous message and this one was lost on the way
+    /// (dropped by the publisher, inside ZeroMQ, or by this block's queue), except what the
+    /// message's own gap tag on its first item reports.
+    fn take_tags(&mut self, h: &header::Header, n: u64) -> Vec<(u64, Tag)> {
+        let mut first_sample = h.offset;
+        let (mut gap_at_first, mut gaps_after_first) = (0, 0);
+        let mut out = Vec::new();
+        for t in &h.tags {
+            let Some(k) = t.offset.checked_sub(h.offset).filter(|&k| k < n.max(1)) else {
+                self.malformed.inc();
+                self.log.warn(&format!(
+                    "tag `{}` at offset {} lies outside its message ({}..{})",
+                    t.key,
+                    t.offset,
+                    h.offset,
+                    h.offset + n
+                ));
+                continue;
+            };
+            if let (0, Some(index)) = (k, tags::sample_index_of(&t.key, &t.value)) {
+                first_sample = index;
+                continue;
+            }
+            let tag = tags::from_pmt(&t.key, &t.value, &t.srcid);
+            match tag {
+                Tag::Gap(g) if k == 0 => gap_at_first += g,
+                Tag::Gap(g) => gaps_after_first += g,
+                _ if !self.cfg.pass_tags => continue,
+                _ => {}
+            }
+            out.push((k, tag));
+        }
+        // Behind what was expected (the sender restarted its count): start over, nothing lost.
+        if let Some(expected) = self.next_sample.filter(|&e| first_sample > e) {
+            self.lost += (first_sample - expected).saturating_sub(gap_at_first);
+        }
+        self.next_sample = Some(first_sample + n + gaps_after_first);
+        out.sort_by_key(|(k, _)| *k);
+        out
     }
 
     fn reject(&mut self, why: String) -> Option<Pending> {
@@ -164,15 +189,10 @@ impl ZmqSource {
 
     fn poll_socket_state(&mut self) {
         let Some(r) = &self.receiver else { return };
-        let dropped = r.stats.dropped_items.load(Ordering::Relaxed);
-        if dropped > self.dropped_items_seen {
-            // With tagged messages the sender's offsets show every loss, these drops
-            // included, as a jump at the next message: counting both would report items
-            // twice. Raw messages have no offsets; then the drops are all there is.
-            if self.next_offset.is_none() {
-                self.lost += dropped - self.dropped_items_seen;
-            }
-            self.dropped_items_seen = dropped;
+        let dropped = r.stats.dropped.load(Ordering::Relaxed);
+        if dropped > self.queue_dropped_seen {
+            self.queue_dropped.add(dropped - self.queue_dropped_seen);
+            self.queue_dropped_seen = dropped;
         }
         self.watch
             .update(&r.stats, self.health.as_ref(), &mut self.log);
@@ -255,6 +275,7 @@ impl Block for ZmqSource {
         self.messages = ctx.counter("messages");
         self.malformed = ctx.counter("malformed");
         self.lost_items = ctx.counter("lost");
+        self.queue_dropped = ctx.counter("queue_dropped");
         self.health = Some(ctx.health());
         let c = &self.cfg;
         let when_full = match c.pattern {
@@ -293,10 +314,11 @@ impl Block for ZmqSource {
                 let Some(r) = &self.receiver else {
                     return Err(BlockError::internal("work before start"));
                 };
-                let Some(data) = r.recv_timeout(wait) else {
+                let Some(received) = r.recv_timeout(wait) else {
                     break;
                 };
-                self.pending = self.accept(data);
+                self.lost += received.raw_items_dropped_before;
+                self.pending = self.accept(received.data);
                 if self.pending.is_none() {
                     continue;
                 }
@@ -314,5 +336,132 @@ impl Block for ZmqSource {
             }
         }
         Ok(Flow::Continue)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::zmq::header::{Header, WireTag};
+    use crate::net::zmq::pmt::Pmt;
+
+    fn source() -> ZmqSource {
+        ZmqSource::new(
+            SourceConfig {
+                pattern: Pattern::Sub,
+                address: "tcp://127.0.0.1:1".into(),
+                mode: Mode::Connect,
+                hwm: 1,
+                pass_tags: true,
+                key: None,
+                item: ItemType::I32,
+            },
+            "rx",
+        )
+    }
+
+    fn wire(offset: u64, tag: &Tag) -> WireTag {
+        let (key, value, srcid) = tags::to_pmt(tag, "tx").unwrap();
+        WireTag {
+            offset,
+            key,
+            value,
+            srcid,
+        }
+    }
+
+    fn sample_index(offset: u64, index: u64) -> WireTag {
+        let (key, value, srcid) = tags::sample_index_pmt(index, "tx");
+        WireTag {
+            offset,
+            key,
+            value,
+            srcid,
+        }
+    }
+
+    /// Feeds a tagged message of `n` items; returns the samples counted lost before it.
+    fn feed(s: &mut ZmqSource, offset: u64, tags: Vec<WireTag>, n: u64) -> u64 {
+        s.take_tags(&Header { offset, tags }, n);
+        std::mem::take(&mut s.lost)
+    }
+
+    #[test]
+    fn a_jump_in_the_senders_offset_is_lost_samples() {
+        let mut s = source();
+        assert_eq!(feed(&mut s, 500, vec![], 100), 0, "joining is no loss");
+        assert_eq!(feed(&mut s, 600, vec![], 100), 0);
+        assert_eq!(feed(&mut s, 1000, vec![], 100), 300);
+        // A sender that restarted counts from 0 again: nothing lost, counting starts over.
+        assert_eq!(feed(&mut s, 0, vec![], 100), 0);
+        assert_eq!(feed(&mut s, 100, vec![], 100), 0);
+    }
+
+    #[test]
+    fn a_lost_message_with_a_gap_is_placed_by_the_sample_index_tag() {
+        let mut s = source();
+        assert_eq!(feed(&mut s, 0, vec![], 1000), 0);
+        // Lost on the way: items 1000..2000 with a gap of 5 at 1500. The next message says
+        // its first item is sample 2005: 1000 items + 5 gap samples are missing.
+        assert_eq!(
+            feed(&mut s, 2000, vec![sample_index(2000, 2005)], 1000),
+            1005
+        );
+        // A gap inside a received message moves the expected index without a loss.
+        let t = s.take_tags(
+            &Header {
+                offset: 3000,
+                tags: vec![sample_index(3000, 3005), wire(3100, &Tag::Gap(7))],
+            },
+            1000,
+        );
+        assert_eq!(t, vec![(100, Tag::Gap(7))]);
+        assert_eq!(std::mem::take(&mut s.lost), 0);
+        assert_eq!(feed(&mut s, 4000, vec![sample_index(4000, 4012)], 10), 0);
+    }
+
+    #[test]
+    fn a_gap_on_the_first_item_is_not_counted_twice() {
+        let mut s = source();
+        assert_eq!(feed(&mut s, 0, vec![], 10), 0);
+        // 3 items lost, then a message whose first item follows a gap of 4 it reports itself.
+        let t = s.take_tags(
+            &Header {
+                offset: 13,
+                tags: vec![sample_index(13, 17), wire(13, &Tag::Gap(4))],
+            },
+            10,
+        );
+        assert_eq!(t, vec![(0, Tag::Gap(4))]);
+        assert_eq!(std::mem::take(&mut s.lost), 3);
+    }
+
+    #[test]
+    fn gaps_pass_without_pass_tags_and_other_tags_do_not() {
+        let mut s = source();
+        s.cfg.pass_tags = false;
+        let t = s.take_tags(
+            &Header {
+                offset: 0,
+                tags: vec![wire(0, &Tag::Rate(1e3)), wire(5, &Tag::Gap(2))],
+            },
+            10,
+        );
+        assert_eq!(t, vec![(5, Tag::Gap(2))]);
+        // A tag outside its message is counted as malformed, not placed.
+        let t = s.take_tags(
+            &Header {
+                offset: 10,
+                tags: vec![WireTag {
+                    offset: 50,
+                    key: Pmt::symbol("x"),
+                    value: Pmt::Int(1),
+                    srcid: Pmt::False,
+                }],
+            },
+            10,
+        );
+        assert!(t.is_empty());
+        assert_eq!(s.malformed.get(), 1);
     }
 }

@@ -6,6 +6,7 @@
 //! | `rate` | `rx_rate` | double, Hz |
 //! | `freq` | `rx_freq` | double, Hz |
 //! | `gap` | `flow_gap` | uint64, samples lost before the item |
+//! | (sample index) | `flow_sample_index` | uint64, on a message's first item once gaps made it differ from the position |
 //! | user `k` = v | symbol `k` | bool → #t/#f, integers → int/uint64, float → double, string → symbol, bytes → u8 vector, floats → f32 vector, time → tuple like `rx_time` |
 //!
 //! A `time` tag's srcid is `flow:<time source>` so a flow receiver restores where the time
@@ -20,6 +21,29 @@ use flow_framework::prelude::*;
 use super::pmt::{Pmt, UNIFORM_U8};
 
 const SRC_PREFIX: &str = "flow:";
+
+/// Key of the tag a flow sender puts on the first item of a tagged message once that item's
+/// sample index differs from its stream position (gaps came before it). Header offsets count
+/// items, not lost samples: with this a receiver places the items right even when a lost
+/// message carried a gap. Its value is a uint64, the sender's sample index of the item.
+pub const SAMPLE_INDEX_KEY: &str = "flow_sample_index";
+
+/// The (key, value, srcid) of the sample-index tag ([`SAMPLE_INDEX_KEY`]).
+pub fn sample_index_pmt(index: u64, srcid: &str) -> (Pmt, Pmt, Pmt) {
+    (
+        Pmt::symbol(SAMPLE_INDEX_KEY),
+        Pmt::Uint64(index),
+        Pmt::symbol(srcid),
+    )
+}
+
+/// The sample index a received (key, value) carries, if it is the sample-index tag.
+pub fn sample_index_of(key: &Pmt, value: &Pmt) -> Option<u64> {
+    match (key, value) {
+        (Pmt::Symbol(k), Pmt::Uint64(i)) if k == SAMPLE_INDEX_KEY => Some(*i),
+        _ => None,
+    }
+}
 const TIME_SOURCES: [TimeSource; 5] = [
     TimeSource::Gpsdo,
     TimeSource::SystemClock,

@@ -111,7 +111,7 @@ mod tests {
             h.push_input(0, &[C32::new(1.0, -2.0); 4]);
             h.run();
             if let Some(m) = rx.recv_timeout(Duration::from_millis(50)) {
-                break m;
+                break m.data;
             }
             assert!(Instant::now() < end, "nothing received");
         };
@@ -121,6 +121,46 @@ mod tests {
             [1.0f32.to_le_bytes(), (-2.0f32).to_le_bytes()].concat()
         );
         assert!(h.counter("messages") >= 1);
+    }
+
+    #[test]
+    fn after_a_gap_each_message_carries_its_first_sample_index() {
+        let port = crate::net::zmq::testblocks::free_port();
+        let address = format!("tcp://127.0.0.1:{port}");
+        let rx = Receiver::open(
+            Pattern::Sub,
+            &address,
+            Mode::Bind,
+            1000,
+            None,
+            WhenFull::Drop { item_size: 4 },
+        )
+        .unwrap();
+        let p: ZmqPubSinkParams = toml::from_str(&format!(
+            "address = \"{address}\"\nmode = \"connect\"\nmax_items = 4\npass_tags = true"
+        ))
+        .unwrap();
+        let mut h = Harness::of::<ZmqPubSinkDef>(p, &[ItemType::I32]).unwrap();
+        // 5 samples were lost before the stream's first item: every item's sample index is
+        // its position + 5 from there on, so every message says so.
+        h.push_tag(0, 0, Tag::Gap(5));
+        let end = Instant::now() + Duration::from_secs(20);
+        let got = loop {
+            h.push_input(0, &[7i32; 4]);
+            h.run();
+            if let Some(m) = rx.recv_timeout(Duration::from_millis(50)) {
+                break m.data;
+            }
+            assert!(Instant::now() < end, "nothing received");
+        };
+        let (hdr, _) = crate::net::zmq::header::decode(&got).expect("a tag header");
+        let index: Vec<u64> = hdr
+            .tags
+            .iter()
+            .filter(|t| t.offset == hdr.offset)
+            .filter_map(|t| crate::net::zmq::tags::sample_index_of(&t.key, &t.value))
+            .collect();
+        assert_eq!(index, vec![hdr.offset + 5], "{hdr:?}");
     }
 
     #[test]

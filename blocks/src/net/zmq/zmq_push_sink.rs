@@ -110,7 +110,10 @@ mod tests {
         assert_eq!(h.counter("messages"), 3);
         let mut items = Vec::new();
         for k in 0..3 {
-            let m = rx.recv_timeout(Duration::from_secs(10)).expect("a message");
+            let m = rx
+                .recv_timeout(Duration::from_secs(10))
+                .expect("a message")
+                .data;
             let (hdr, start) = header::decode(&m).unwrap();
             assert_eq!(hdr.offset, 100 * k);
             assert_eq!(hdr.tags.len(), usize::from(k == 0));

@@ -50,7 +50,8 @@ impl BlockDef for ZmqSubSourceDef {
         magic, its tags become flow tags (`rx_time` → time, `rx_rate` → rate, `rx_freq` → freq, \
         see docs/zmq.md), and a jump in its stream offset (messages the publisher dropped) \
         becomes a gap tag. Messages that are not whole items are dropped and counted. \
-        Counters: `messages`, `malformed`, `lost` (items).";
+        Counters: `messages`, `malformed`, `lost` (items), `queue_dropped` (messages this \
+        block's own queue dropped at `hwm`).";
     const EXAMPLE: &'static str =
         "address = \"tcp://127.0.0.1:5555\"\nmode = \"connect\"\nitem = \"c32\"\nhwm = 1000";
 
