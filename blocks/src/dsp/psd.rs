@@ -142,6 +142,23 @@ impl Block for Psd {
         Ok(())
     }
 
+    /// `averages` or `average_seconds` (whichever the flowgraph uses): the period under way
+    /// ends at the new length, or at its next segment when it is already that long.
+    fn set_param(&mut self, name: &str, value: &toml::Value) -> Result<(), BlockError> {
+        match (name, value) {
+            ("averages", toml::Value::Integer(k)) => self.p.averages = Some(*k as u64),
+            ("average_seconds", v) if v.as_float().is_some() => {
+                self.p.average_seconds = v.as_float()
+            }
+            _ => {
+                return Err(BlockError::config(format!(
+                    "`{name}` is not settable at run time (settable: averages, average_seconds)"
+                )))
+            }
+        }
+        Ok(())
+    }
+
     fn work(&mut self, io: &mut WorkIo) -> Result<Flow, BlockError> {
         let input = &mut io.inputs[0];
         let out = &mut io.msg_out[0];
@@ -228,9 +245,11 @@ impl BlockDef for PsdDef {
         `center_hz`), the bin spacing and the frequency of bin 0. A segment that would \
         straddle a `gap` is dropped and counted (`segments_dropped`); a gap or a change of \
         rate or frequency ends the period early, so a spectrum never mixes data from both \
-        sides. At the end of the stream a partial period is posted with the averages it has.";
+        sides. At the end of the stream a partial period is posted with the averages it has. \
+        `averages` and `average_seconds` can be changed while running (`flow run --http`).";
     const EXAMPLE: &'static str =
         "fft_size = 1024\noverlap = 0.5\naverages = 16\nwindow = \"blackman_harris\"\ndb = false";
+    const SETTABLE: &'static [&'static str] = &["averages", "average_seconds"];
 
     fn signature(p: &PsdParams) -> Signature {
         Signature::new()
@@ -253,7 +272,8 @@ impl BlockDef for PsdDef {
         if p.averages.is_some() && p.average_seconds.is_some() {
             e.push(ParamError::new(
                 "average_seconds",
-                "give either `averages` or `average_seconds`, not both",
+                "give either `averages` or `average_seconds`, not both (while running, change \
+                 the one the flowgraph sets)",
             ));
         }
         if p.average_seconds

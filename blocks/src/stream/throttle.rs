@@ -22,6 +22,21 @@ pub struct Throttle<T> {
 }
 
 impl<T: Item> Block for Throttle<T> {
+    /// `rate`: counted afresh from the change, so the new rate holds from then on.
+    fn set_param(&mut self, name: &str, value: &toml::Value) -> Result<(), BlockError> {
+        match (name, value.as_float()) {
+            ("rate", Some(rate)) => {
+                self.rate = rate;
+                self.start = None;
+                self.passed = 0;
+                Ok(())
+            }
+            _ => Err(BlockError::config(format!(
+                "`{name}` is not settable at run time (settable: rate)"
+            ))),
+        }
+    }
+
     fn work(&mut self, io: &mut WorkIo) -> Result<Flow, BlockError> {
         let start = *self.start.get_or_insert_with(Instant::now);
         let mut allowed = (start.elapsed().as_secs_f64() * self.rate) as u64;
@@ -54,8 +69,9 @@ impl BlockDef for ThrottleDef {
     const DOC: &'static str =
         "Input `in` (T), output `out` (T). Lets items through at `rate` items \
         per second on average, sleeping on its own thread. Not for live sources, which are paced \
-        by their hardware.";
+        by their hardware. `rate` can be changed while running (`flow run --http`).";
     const EXAMPLE: &'static str = "rate = 20000.0";
+    const SETTABLE: &'static [&'static str] = &["rate"];
 
     fn signature(_: &ThrottleParams) -> Signature {
         Signature::new()
@@ -116,6 +132,27 @@ mod tests {
             "{:?}",
             t0.elapsed()
         );
+    }
+
+    #[test]
+    fn a_new_rate_holds_from_the_change() {
+        let mut h =
+            Harness::of::<ThrottleDef>(ThrottleParams { rate: 1e9 }, &[ItemType::U8]).unwrap();
+        h.push_input(0, &[1u8; 1000]);
+        h.run();
+        assert_eq!(h.output::<u8>(0).len(), 1000);
+        assert!(h.set_param("rate", toml::Value::Float(50_000.0)).is_ok());
+        h.push_input(0, &[2u8; 10_000]);
+        let t0 = Instant::now();
+        h.run_to_end().unwrap();
+        assert_eq!(h.output::<u8>(0).len(), 11_000);
+        // 10 000 items at 50 000/s cannot take less than 0.2 s (at the old rate: 10 µs).
+        assert!(
+            t0.elapsed() >= Duration::from_millis(190),
+            "{:?}",
+            t0.elapsed()
+        );
+        assert!(h.set_param("rate", toml::Value::Float(-1.0)).is_err());
     }
 
     #[test]
