@@ -68,6 +68,9 @@
 //! - Return [`Flow::Done`] when the block has finished by itself (a `head` that reached its
 //!   count). End of input is detected by the runtime: when every input is finished and
 //!   drained, it calls [`Block::stop`] and ends the block's outputs.
+//! - A block with something to do at a time rather than on data (an fsync interval, a
+//!   periodic flush) returns that time from [`Block::wake_at`]: `work` is then also called
+//!   once it has passed, possibly with empty inputs.
 //! - Return an error for anything the block cannot continue from; what happens next is the
 //!   block's `on_error` (restart with backoff, stop, or ignore). Panics are caught and
 //!   treated as errors. Bad *data* (a malformed packet) is not an error: count it, log it
@@ -119,6 +122,14 @@ pub trait Block: Send {
         Err(BlockError::config(format!(
             "parameter `{name}` is not settable at run time"
         )))
+    }
+
+    /// When `work` must be called even if no input arrives: asked after each call (and before
+    /// deciding whether to call), so return the earliest pending deadline or `None`. `work`
+    /// then runs once the time has passed, with whatever input there is (possibly none), and
+    /// must do its timed duty there (sync a file whose data is older than the fsync interval).
+    fn wake_at(&self) -> Option<std::time::Instant> {
+        None
     }
 
     /// For finite sources: the number of items the block will produce in all, which drives

@@ -157,12 +157,21 @@ impl Block for FileSink {
         let append = restarted || self.p.mode == FileMode::Append;
         self.open(&ctx.counter("torn_bytes"), append)?;
         self.bytes = ctx.counter("bytes");
+        self.clock.count_into(ctx.counter("fsyncs"));
         self.refused = ctx.counter("limit_dropped");
         self.metrics = Some(ctx.metrics().clone());
         Ok(())
     }
 
+    fn wake_at(&self) -> Option<std::time::Instant> {
+        self.clock.deadline()
+    }
+
     fn work(&mut self, io: &mut WorkIo) -> Result<Flow, BlockError> {
+        if self.clock.due() {
+            // Data older than the fsync interval, with nothing written since.
+            self.sync()?;
+        }
         let input = &mut io.inputs[0];
         let n = input.len();
         let bytes = dispatch_item_type!(input.item_type(), T => bytemuck::cast_slice::<T, u8>(input.slice::<T>()));
@@ -199,7 +208,7 @@ impl Block for FileSink {
         self.rotator.wrote(len);
         self.bytes.add(len);
         input.consume(n);
-        if self.clock.wrote() {
+        if len > 0 && self.clock.wrote() {
             self.sync()?;
         }
         Ok(Flow::Continue)
@@ -232,7 +241,7 @@ impl BlockDef for FileSinkDef {
         listed in the directory's `.confirmed`); the file being written is never deleted, so \
         without rotation `max_bytes` stops the sink when the file reaches it. While stopped by a \
         limit, items are dropped and counted (`limit_dropped`, health failed). Counters: bytes, \
-        torn_bytes, limit_dropped, stored_bytes, evicted, evicted_bytes, evicted_unconfirmed, \
+        torn_bytes, fsyncs, limit_dropped, stored_bytes, evicted, evicted_bytes, evicted_unconfirmed, \
         storage_stops.";
     const EXAMPLE: &'static str = "path = \"out.c32\"\nmode = \"overwrite\"\nfsync = \"1s\"";
 

@@ -145,3 +145,14 @@ fn without_rotation_max_bytes_stops_the_sink_and_counts_what_it_drops() {
         h.metrics().health().1
     );
 }
+
+#[test]
+fn an_fsync_interval_syncs_data_even_when_nothing_follows_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out.f32");
+    let mut h =
+        Harness::of::<FileSinkDef>(params(&path, "fsync = \"200ms\""), &[ItemType::F32]).unwrap();
+    h.push_input(0, &[1.0f32; 16]);
+    crate::util::fsync::assert_synced_once_after(&mut h, Duration::from_millis(200));
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), 64);
+}

@@ -194,13 +194,23 @@ impl Block for MessageSink {
             self.open(&path, &ctx.counter("torn_bytes"))?;
         }
         self.count = ctx.counter("messages");
+        self.clock.count_into(ctx.counter("fsyncs"));
         self.refused = ctx.counter("limit_dropped");
         self.metrics = Some(ctx.metrics().clone());
         Ok(())
     }
 
+    fn wake_at(&self) -> Option<std::time::Instant> {
+        // Standard output is not ours to sync.
+        self.out.as_ref().and(self.clock.deadline())
+    }
+
     fn work(&mut self, io: &mut WorkIo) -> Result<Flow, BlockError> {
         let mut wrote = false;
+        if self.out.is_some() && self.clock.due() {
+            // Lines older than the fsync interval, with nothing written since.
+            self.flush(true)?;
+        }
         if let Some(r) = self.retention.as_mut() {
             r.poll();
         }
@@ -252,7 +262,7 @@ impl BlockDef for MessageSinkDef {
         files oldest first (only confirmed ones with `require_confirmation`), never the file \
         being written, so without rotation `max_bytes` stops the sink (messages dropped and \
         counted in `limit_dropped`, health failed). Counters: messages, torn_bytes, \
-        limit_dropped, stored_bytes, evicted, evicted_bytes, evicted_unconfirmed, storage_stops.";
+        fsyncs, limit_dropped, stored_bytes, evicted, evicted_bytes, evicted_unconfirmed, storage_stops.";
     const EXAMPLE: &'static str = "path = \"detections.jsonl\"\nfsync = \"1s\"";
 
     fn signature(_: &MessageSinkParams) -> Signature {

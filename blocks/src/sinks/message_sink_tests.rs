@@ -97,3 +97,21 @@ fn rotates_by_size_and_deletes_only_confirmed_files() {
     assert!(h.counter("limit_dropped") > 0);
     assert_eq!(h.counter("messages") + h.counter("limit_dropped"), 12);
 }
+
+#[test]
+fn an_fsync_interval_syncs_lines_even_when_nothing_follows_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.jsonl");
+    let p = MessageSinkParams {
+        path: Some(path.clone()),
+        fsync: FsyncPolicy::Interval(std::time::Duration::from_millis(200)),
+        ..Default::default()
+    };
+    let mut h = Harness::of::<MessageSinkDef>(p, &[]).unwrap();
+    h.push_message(0, Message::new("tone").with("n", 1u64));
+    crate::util::fsync::assert_synced_once_after(&mut h, std::time::Duration::from_millis(200));
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        "{\"kind\":\"tone\",\"n\":1}\n"
+    );
+}

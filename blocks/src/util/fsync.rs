@@ -74,6 +74,7 @@ impl schemars::JsonSchema for FsyncPolicy {
 pub struct SyncClock {
     policy: FsyncPolicy,
     dirty_since: Option<Instant>,
+    syncs: flow_framework::metrics::Counter,
 }
 
 impl SyncClock {
@@ -82,6 +83,7 @@ impl SyncClock {
         SyncClock {
             policy,
             dirty_since: None,
+            syncs: Default::default(),
         }
     }
 
@@ -104,15 +106,66 @@ impl SyncClock {
         }
     }
 
+    /// When unsynced data becomes due under an interval policy: what a sink returns from
+    /// `Block::wake_at`, so its data is synced on time even when nothing more arrives.
+    pub fn deadline(&self) -> Option<Instant> {
+        match (self.policy, self.dirty_since) {
+            (FsyncPolicy::Interval(d), Some(t)) => Some(t + d),
+            _ => None,
+        }
+    }
+
+    /// Counts the syncs of written data in `counter` (a sink's `fsyncs`).
+    pub fn count_into(&mut self, counter: flow_framework::metrics::Counter) {
+        self.syncs = counter;
+    }
+
     /// Notes a completed sync.
     pub fn synced(&mut self) {
-        self.dirty_since = None;
+        if self.dirty_since.take().is_some() {
+            self.syncs.inc();
+        }
     }
+}
+
+/// For sink tests: runs `h` (whose input was just given data, with an `interval` fsync
+/// policy and nothing after it) until its `fsyncs` counter shows the one sync the deadline
+/// calls for, at most 10 s; checks it came no earlier than the interval, and that an idle
+/// sink does not sync again.
+#[cfg(test)]
+pub(crate) fn assert_synced_once_after(
+    h: &mut flow_framework::harness::Harness,
+    interval: Duration,
+) {
+    let written = Instant::now();
+    h.run();
+    while h.counter("fsyncs") == 0 && written.elapsed() < Duration::from_secs(10) {
+        h.run_for(Duration::from_millis(20));
+    }
+    assert_eq!(h.counter("fsyncs"), 1, "no sync at the deadline");
+    assert!(written.elapsed() >= interval, "synced before the interval");
+    h.run_for(interval * 2);
+    assert_eq!(h.counter("fsyncs"), 1, "an idle sink synced again");
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_interval_policy_has_a_deadline_only_while_data_is_unsynced() {
+        let mut c = SyncClock::new(FsyncPolicy::Interval(Duration::from_secs(5)));
+        assert_eq!(c.deadline(), None);
+        let before = Instant::now();
+        assert!(!c.wrote());
+        let d = c.deadline().expect("a deadline after a write");
+        assert!(d >= before + Duration::from_secs(5));
+        c.synced();
+        assert_eq!(c.deadline(), None);
+        let mut always = SyncClock::new(FsyncPolicy::Always);
+        assert!(always.wrote());
+        assert_eq!(always.deadline(), None, "`always` syncs at once, not later");
+    }
 
     #[test]
     fn parses_policies_and_rejects_nonsense() {

@@ -198,13 +198,16 @@ impl BlockInstance {
         let msgs_waiting = self.msg_in.iter().any(|m| !m.is_empty());
         let stream_ready = !self.inputs.is_empty() || self.msg_in.is_empty();
         let inputs_drained = inputs_finished && self.inputs.iter().all(StreamInput::is_empty);
+        let wake_at = self.block.as_ref().and_then(|b| b.wake_at());
+        let timer_due = wake_at.is_some_and(|t| Instant::now() >= t);
         let call = self.live
+            || timer_due
             || (out_ready && ((stream_ready && in_ready && any_stream_data) || msgs_waiting));
         if !call {
             return if inputs_drained {
                 self.end(Some(true))
             } else {
-                Step::Idle(None)
+                Step::Idle(wake_at)
             };
         }
         let started_at = Instant::now();
@@ -239,7 +242,7 @@ impl BlockInstance {
                 } else if inputs_finished {
                     Step::Idle(Some(Instant::now() + Duration::from_millis(1)))
                 } else {
-                    Step::Idle(None)
+                    Step::Idle(self.block.as_ref().and_then(|b| b.wake_at()))
                 }
             }
             Ok(Err(e)) => self.fail(e),

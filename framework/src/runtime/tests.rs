@@ -129,6 +129,10 @@ pub struct CheckParams {
     /// Needs this many items per call.
     #[serde(default = "one")]
     pub min_items: usize,
+    /// Ask to be called this many milliseconds after the last items (`Block::wake_at`);
+    /// such a call with no input counts in `timer_calls`.
+    #[serde(default)]
+    pub wake_after_ms: Option<u64>,
 }
 fn one() -> usize {
     1
@@ -144,13 +148,19 @@ struct Check {
     items: crate::metrics::Counter,
     lost: crate::metrics::Counter,
     bad: crate::metrics::Counter,
+    wake_at: Option<Instant>,
+    timer_calls: crate::metrics::Counter,
 }
 
 impl Block for Check {
+    fn wake_at(&self) -> Option<Instant> {
+        self.wake_at
+    }
     fn start(&mut self, ctx: &BlockContext) -> Result<(), BlockError> {
         self.items = ctx.counter("items");
         self.lost = ctx.counter("lost");
         self.bad = ctx.counter("bad");
+        self.timer_calls = ctx.counter("timer_calls");
         self.restarted = ctx.metrics().restarts.load(Ordering::Relaxed) > 0;
         std::thread::sleep(Duration::from_millis(self.p.start_delay_ms));
         Ok(())
@@ -222,6 +232,15 @@ impl Block for Check {
         let n = items.len();
         input.consume(n);
         self.items.add(n as u64);
+        if n > 0 {
+            self.wake_at = self
+                .p
+                .wake_after_ms
+                .map(|ms| Instant::now() + Duration::from_millis(ms));
+        } else if self.wake_at.is_some_and(|t| Instant::now() >= t) {
+            self.timer_calls.inc();
+            self.wake_at = None;
+        }
         if self.p.delay_us > 0 {
             std::thread::sleep(Duration::from_micros(self.p.delay_us));
         }
@@ -269,6 +288,8 @@ impl BlockDef for CheckDef {
             items: Default::default(),
             lost: Default::default(),
             bad: Default::default(),
+            wake_at: None,
+            timer_calls: Default::default(),
         }))
     }
 }
@@ -599,4 +620,32 @@ policy = "drop_oldest"
     let only = stats.iter().find(|s| s.0 == "only").expect("only");
     assert_eq!(only.1 + only.2, 100_000, "{stats:?}");
     assert!(only.1 > 0, "{stats:?}");
+}
+
+#[test]
+fn a_block_is_called_at_its_wake_time_without_input() {
+    let fg = start(
+        r#"
+[blocks.src]
+type = "rt_counter"
+pause_after = 100
+[blocks.check]
+type = "rt_check"
+inputs = ["src"]
+wake_after_ms = 50
+"#,
+    );
+    let end = Instant::now() + Duration::from_secs(10);
+    while counter(&fg, "check", "timer_calls") == 0 && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(
+        counter(&fg, "check", "timer_calls"),
+        1,
+        "not called at its wake time"
+    );
+    assert_eq!(counter(&fg, "check", "items"), 100);
+    fg.stop();
+    let (_, report) = run_to_end(fg);
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
 }

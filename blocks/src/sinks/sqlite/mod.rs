@@ -215,6 +215,7 @@ impl Block for SqliteSink {
         self.counters =
             ["rows", "replayed", "torn_bytes", "unmapped_fields"].map(|n| ctx.counter(n));
         self.refused = ctx.counter("limit_dropped");
+        self.clock.count_into(ctx.counter("fsyncs"));
         self.metrics = Some(ctx.metrics().clone());
         self.retention
             .start(ctx)
@@ -234,8 +235,21 @@ impl Block for SqliteSink {
         self.begin(db)
     }
 
+    fn wake_at(&self) -> Option<std::time::Instant> {
+        self.clock.deadline()
+    }
+
     fn work(&mut self, io: &mut WorkIo) -> Result<Flow, BlockError> {
         self.records.clear();
+        if self.clock.due() {
+            // Journal records older than the fsync interval, with nothing written since.
+            if let Some(journal) = self.journal.as_mut() {
+                journal.sync().map_err(|e| {
+                    BlockError::io(format!("syncing {}", journal.path().display()), e)
+                })?;
+            }
+            self.clock.synced();
+        }
         let now = unix_now_ns();
         self.retention.poll();
         let queued = io.msg_in[0].len().min(self.p.batch);
@@ -336,7 +350,7 @@ impl BlockDef for SqliteDef {
         `require_confirmation`; the database being written is never deleted, so without \
         rotation `max_bytes` stops the sink (batches dropped and counted in `limit_dropped`, \
         health failed). Counters: `rows`, `replayed`, `torn_bytes`, `unmapped_fields`, \
-        `limit_dropped` and the limits' `stored_bytes`, `evicted`, `evicted_bytes`, \
+        `fsyncs`, `limit_dropped` and the limits' `stored_bytes`, `evicted`, `evicted_bytes`, \
         `evicted_unconfirmed`, `storage_stops`. See docs/durability.md.";
     const EXAMPLE: &'static str = "path = \"data/meter.sqlite\"\nfsync = \"1s\"\nmetadata = { device = \"Keithley 2000\", serial = \"4012345\" }";
 

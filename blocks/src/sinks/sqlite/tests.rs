@@ -247,3 +247,13 @@ fn rotated_databases_are_deleted_oldest_first_within_max_bytes() {
         .sum();
     assert!(used <= 400_000, "{used}");
 }
+
+#[test]
+fn an_fsync_interval_syncs_the_journal_even_when_nothing_follows() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("m.sqlite");
+    let mut h = sink(&db, "fsync = \"200ms\"");
+    h.push_message(0, meas(1));
+    crate::util::fsync::assert_synced_once_after(&mut h, std::time::Duration::from_millis(200));
+    assert_eq!(h.counter("rows"), 1);
+}
