@@ -86,35 +86,40 @@ mod tests {
     use flow_framework::harness::Harness;
     use std::time::{Duration, Instant};
 
-    #[test]
-    fn publishes_raw_items_under_its_key() {
+    /// A subscriber that binds (the publisher connects: either side may bind) and a
+    /// `zmq_pub_sink` with `extra` parameters for `item` streams.
+    fn pair(key: Option<&str>, item: ItemType, extra: &str) -> (Receiver, Harness) {
         let port = crate::net::zmq::testblocks::free_port();
         let address = format!("tcp://127.0.0.1:{port}");
-        // The subscriber binds and the publisher connects (either side may bind).
-        let rx = Receiver::open(
-            Pattern::Sub,
-            &address,
-            Mode::Bind,
-            1000,
-            Some("iq"),
-            WhenFull::Drop { item_size: 8 },
-        )
-        .unwrap();
+        let when_full = WhenFull::Drop {
+            item_size: item.size(),
+        };
+        let rx = Receiver::open(Pattern::Sub, &address, Mode::Bind, 1000, key, when_full).unwrap();
         let p: ZmqPubSinkParams = toml::from_str(&format!(
-            "address = \"{address}\"\nmode = \"connect\"\nkey = \"iq\""
+            "address = \"{address}\"\nmode = \"connect\"\n{extra}"
         ))
         .unwrap();
-        let mut h = Harness::of::<ZmqPubSinkDef>(p, &[ItemType::C32]).unwrap();
-        // A publisher drops until the subscription has arrived: publish until one is seen.
+        (rx, Harness::of::<ZmqPubSinkDef>(p, &[item]).unwrap())
+    }
+
+    /// Publishes `items` again and again until the subscriber gets a message (a publisher
+    /// drops until the subscription has arrived); returns that message's data.
+    fn first_message<T: Item>(rx: &Receiver, h: &mut Harness, items: &[T]) -> bytes::Bytes {
         let end = Instant::now() + Duration::from_secs(20);
-        let got = loop {
-            h.push_input(0, &[C32::new(1.0, -2.0); 4]);
+        loop {
+            h.push_input(0, items);
             h.run();
             if let Some(m) = rx.recv_timeout(Duration::from_millis(50)) {
-                break m.data;
+                return m.data;
             }
             assert!(Instant::now() < end, "nothing received");
-        };
+        }
+    }
+
+    #[test]
+    fn publishes_raw_items_under_its_key() {
+        let (rx, mut h) = pair(Some("iq"), ItemType::C32, "key = \"iq\"");
+        let got = first_message(&rx, &mut h, &[C32::new(1.0, -2.0); 4]);
         assert_eq!(got.len(), 4 * 8, "raw c32 items, no header");
         assert_eq!(
             &got[..8],
@@ -125,34 +130,11 @@ mod tests {
 
     #[test]
     fn after_a_gap_each_message_carries_its_first_sample_index() {
-        let port = crate::net::zmq::testblocks::free_port();
-        let address = format!("tcp://127.0.0.1:{port}");
-        let rx = Receiver::open(
-            Pattern::Sub,
-            &address,
-            Mode::Bind,
-            1000,
-            None,
-            WhenFull::Drop { item_size: 4 },
-        )
-        .unwrap();
-        let p: ZmqPubSinkParams = toml::from_str(&format!(
-            "address = \"{address}\"\nmode = \"connect\"\nmax_items = 4\npass_tags = true"
-        ))
-        .unwrap();
-        let mut h = Harness::of::<ZmqPubSinkDef>(p, &[ItemType::I32]).unwrap();
+        let (rx, mut h) = pair(None, ItemType::I32, "max_items = 4\npass_tags = true");
         // 5 samples were lost before the stream's first item: every item's sample index is
         // its position + 5 from there on, so every message says so.
         h.push_tag(0, 0, Tag::Gap(5));
-        let end = Instant::now() + Duration::from_secs(20);
-        let got = loop {
-            h.push_input(0, &[7i32; 4]);
-            h.run();
-            if let Some(m) = rx.recv_timeout(Duration::from_millis(50)) {
-                break m.data;
-            }
-            assert!(Instant::now() < end, "nothing received");
-        };
+        let got = first_message(&rx, &mut h, &[7i32; 4]);
         let (hdr, _) = crate::net::zmq::header::decode(&got).expect("a tag header");
         let index: Vec<u64> = hdr
             .tags
