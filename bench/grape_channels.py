@@ -146,6 +146,7 @@ def resource_children():
 
 
 def main():
+    global FLOW
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--channels", default="25,50,100,150,200")
     ap.add_argument("--seconds", type=float, default=30.0)
@@ -153,7 +154,9 @@ def main():
     ap.add_argument("--port", type=int, default=15004)
     ap.add_argument("--fsync", default="5s", help="fsync policy of the archives")
     ap.add_argument("--dir", default=None, help="where the archives go (default: a temp dir)")
+    ap.add_argument("--flow", default=FLOW, help="the flow binary (to compare two builds)")
     a = ap.parse_args()
+    FLOW = a.flow
     for exe in (FLOW, SENDER):
         if not os.path.exists(exe):
             raise SystemExit(f"{exe} missing: cargo build --release --bin flow --example grape-sender")
