@@ -174,6 +174,10 @@ impl Block for FileSink {
         }
         let input = &mut io.inputs[0];
         let n = input.len();
+        if n == 0 {
+            // Called for the fsync deadline alone: no rotation or limit check without data.
+            return Ok(Flow::Continue);
+        }
         let bytes = dispatch_item_type!(input.item_type(), T => bytemuck::cast_slice::<T, u8>(input.slice::<T>()));
         let len = bytes.len() as u64;
         self.retention.poll();
@@ -208,7 +212,7 @@ impl Block for FileSink {
         self.rotator.wrote(len);
         self.bytes.add(len);
         input.consume(n);
-        if len > 0 && self.clock.wrote() {
+        if self.clock.wrote() {
             self.sync()?;
         }
         Ok(Flow::Continue)
