@@ -4,8 +4,10 @@
 //! output `j` is the filtered signal at input index `j × M` exactly. Outputs whose window
 //! would reach past a discontinuity are not produced (a gap is never filled).
 //!
-//! Temporary: the `decimate` block (blocks/src/dsp/decimate.rs, another branch) is the
-//! streaming one; unify this with it once it is on main.
+//! The streaming `decimate` block (`blocks/src/dsp/fir_chain.rs`) differs at the edges: it
+//! produces outputs near a gap with the missing samples counted as zeros (attenuated), where
+//! this one produces none, so a converted 10 Hz product never shows a gap's edge as a fade.
+//! Folding the two into one filter with both edge rules is still to do.
 
 use flow_framework::prelude::*;
 
