@@ -66,7 +66,7 @@ def main():
             tb.connect(src, snk)
         else:
             snk = zeromq.pub_sink(size, 1, address, 100, tags, -1, "", False)
-            thr = blocks.throttle(size, 1e6)
+            thr = blocks.throttle(size, 2e5)  # 0.5 s: a loaded receiver keeps up
             tb.connect(src, thr, snk)
             time.sleep(2.0)  # let the subscriber connect and subscribe (slow joiner)
         tb.run()

@@ -113,7 +113,13 @@ key = "{key}"
     fg.stop();
     assert!(fg.wait_timeout(Duration::from_secs(20)));
     assert!(fg.wait().failed.is_empty());
-    assert_eq!(c.values.len(), N, "items received");
+    assert_eq!(
+        c.values.len(),
+        N,
+        "items received (first {:?}, last {:?})",
+        c.values.first(),
+        c.values.last()
+    );
     for (k, v) in c.values.iter().enumerate() {
         assert_eq!(*v, k as f64, "item {k}");
     }
