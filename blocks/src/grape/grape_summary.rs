@@ -261,18 +261,30 @@ register_block!(GrapeSummaryDef);
 mod tests {
     use super::*;
     use flow_framework::harness::Harness;
+    use std::path::{Path, PathBuf};
 
-    #[test]
-    fn reports_archive_minutes_and_station_means() {
+    /// A temporary archive with one channel-day directory, and where the report goes.
+    fn archive() -> (tempfile::TempDir, PathBuf, PathBuf) {
         let dir = tempfile::tempdir().unwrap();
         let day = dir.path().join("WWV_10_MHz/20251206");
         std::fs::create_dir_all(&day).unwrap();
         let report = dir.path().join("report.txt");
+        (dir, day, report)
+    }
+
+    /// A summary of `dir` written to `report`.
+    fn summary(dir: &tempfile::TempDir, report: &Path) -> Harness {
         let p = GrapeSummaryParams {
             archive_dir: Some(dir.path().to_path_buf()),
-            path: Some(report.clone()),
+            path: Some(report.to_path_buf()),
         };
-        let mut h = Harness::of::<GrapeSummaryDef>(p, &[]).unwrap();
+        Harness::of::<GrapeSummaryDef>(p, &[]).unwrap()
+    }
+
+    #[test]
+    fn reports_archive_minutes_and_station_means() {
+        let (dir, day, report) = archive();
+        let mut h = summary(&dir, &report);
         // Sidecars written after the block started count.
         std::fs::write(
             day.join("1765032240.json"),
@@ -304,15 +316,8 @@ mod tests {
 
     #[test]
     fn waits_for_the_archive_to_finalize_its_open_minutes() {
-        let dir = tempfile::tempdir().unwrap();
-        let day = dir.path().join("WWV_10_MHz/20251206");
-        std::fs::create_dir_all(&day).unwrap();
-        let report = dir.path().join("report.txt");
-        let p = GrapeSummaryParams {
-            archive_dir: Some(dir.path().to_path_buf()),
-            path: Some(report.clone()),
-        };
-        let mut h = Harness::of::<GrapeSummaryDef>(p, &[]).unwrap();
+        let (dir, day, report) = archive();
+        let mut h = summary(&dir, &report);
         // The last minute is still open when the summary stops: its sidecar says little.
         let json = day.join("1765032240.json");
         std::fs::write(&json, r#"{"completeness_pct": 0.0, "gap_count": 1}"#).unwrap();
